@@ -1,0 +1,104 @@
+"""Builds mktows SOAP 1.1 envelopes as text, in the WSDL's element order.
+
+The body is written from the schema's own content model (so a user's --wsdl changes the order
+and the allowed fields), with the operation element prefixed and its children unqualified.
+The AuthenticationHeader is stamped separately, at send time, so a retry re-signs without
+rebuilding the body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from xml.sax.saxutils import escape
+
+from runner.soap.namespaces import MKTOWS, SOAP_ENV, XSI
+from runner.soap.xsd import ServiceSchema
+
+_ENVELOPE_OPEN = (
+    f'<?xml version="1.0" encoding="UTF-8"?>\n<SOAP-ENV:Envelope xmlns:SOAP-ENV="{SOAP_ENV}" '
+    f'xmlns:ns1="{MKTOWS}" xmlns:xsi="{XSI}"><SOAP-ENV:Header>'
+)
+_BODY_OPEN = "</SOAP-ENV:Header><SOAP-ENV:Body>"
+_ENVELOPE_CLOSE = "</SOAP-ENV:Body></SOAP-ENV:Envelope>"
+
+
+@dataclass(frozen=True)
+class BuildIssue:
+    """A parameter the schema does not allow; `path` is in playbook terms (dotted/indexed)."""
+
+    path: str
+    message: str
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return escape(str(value))
+
+
+class BodyWriter:
+    """Writes one body element from a mapping, walking the schema's sequences in order."""
+
+    def __init__(self, schema: ServiceSchema) -> None:
+        self.schema = schema
+
+    def write(self, element: str, params: Mapping[str, Any]) -> tuple[str, list[BuildIssue]]:
+        issues: list[BuildIssue] = []
+        out = [f'<ns1:{element} xmlns:ns1="{MKTOWS}" xmlns:xsi="{XSI}">']
+        self._children(self.schema.element(element), params, "", out, issues)
+        out.append(f"</ns1:{element}>")
+        return "".join(out), issues
+
+    def _children(self, decl: Any, value: Mapping[str, Any], path: str, out: list[str],
+                  issues: list[BuildIssue]) -> None:
+        children = self.schema.children(decl)
+        known = {c.name for c in children}
+        for key in value:
+            if key not in known:
+                allowed = ", ".join(c.name for c in children) or "no child elements"
+                issues.append(BuildIssue(f"{path}{key}", f"not an element of {decl.local_name} "
+                                         f"in {self.schema.source} (allowed: {allowed})"))
+        for child in children:
+            if child.name not in value:
+                continue
+            item = value[child.name]
+            items = item if isinstance(item, list) and child.max_occurs != 1 else [item]
+            for i, one in enumerate(items):
+                where = f"{path}{child.name}" + (f"[{i}]" if items is item else "")
+                self._element(child.name, child.decl, one, where, out, issues)
+
+    def _element(self, name: str, decl: Any, value: Any, path: str, out: list[str],
+                 issues: list[BuildIssue]) -> None:
+        if value is None:
+            out.append(f'<{name} xsi:nil="true"/>')
+        elif isinstance(value, Mapping):
+            out.append(f"<{name}>")
+            self._children(decl, value, path + ".", out, issues)
+            out.append(f"</{name}>")
+        elif isinstance(value, list):
+            issues.append(BuildIssue(path, f"{name} takes one value, not a list"))
+        else:
+            out.append(f"<{name}>{_scalar(value)}</{name}>")
+
+
+def auth_header(user_id: str, signature: str, timestamp: str, partner_id: str | None = None) -> str:
+    partner = f"<partnerId>{escape(partner_id)}</partnerId>" if partner_id else ""
+    return (
+        f"<ns1:AuthenticationHeader><mktowsUserId>{escape(user_id)}</mktowsUserId>"
+        f"<requestSignature>{escape(signature)}</requestSignature>"
+        f"<requestTimestamp>{escape(timestamp)}</requestTimestamp>{partner}"
+        "</ns1:AuthenticationHeader>"
+    )
+
+
+def context_header(workspace: str) -> str:
+    return (
+        f"<ns1:MktowsContextHeader><targetWorkspace>{escape(workspace)}</targetWorkspace>"
+        "</ns1:MktowsContextHeader>"
+    )
+
+
+def envelope(headers: str, body: str) -> str:
+    return _ENVELOPE_OPEN + headers + _BODY_OPEN + body + _ENVELOPE_CLOSE

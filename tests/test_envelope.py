@@ -1,0 +1,123 @@
+"""Every envelope the runner builds is valid against the shipped WSDL, in the WSDL's order, and
+(for what 2_2 already had) against Marketo's own 2_2 WSDL too."""
+
+from __future__ import annotations
+
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from runner.app import build_body
+from runner.resources import wsdl_path
+from runner.soap import envelope, xsd
+from runner.soap.namespaces import MKTOWS, SOAP_ENV
+from tests.conftest import REFERENCE_WSDL
+
+FULL_PARAMS = {
+    "syncLead": {
+        "leadRecord": {"Email": "ada@example.com", "Id": 7, "ForeignSysPersonId": "X-1",
+                       "ForeignSysType": "CUSTOM",
+                       "leadAttributeList": {"FirstName": "Ada", "NumberOfEmployees": 50,
+                                             "Country": "NO"}},
+        "returnLead": True,
+        "marketoCookie": "id:123-ABC-456&token:_mch-example",
+    },
+    "syncMultipleLeads": {
+        "leadRecordList": [{"Email": f"lead{i}@example.com",
+                            "leadAttributeList": [{"attrName": "FirstName", "attrValue": f"L{i}"}]}
+                           for i in range(3)],
+        "dedupEnabled": False,
+    },
+    "requestCampaign": {"programName": "Welcome Program", "campaignName": "Welcome Email",
+                        "leadList": [{"keyType": "IDNUM", "keyValue": 12},
+                                     {"keyType": "EMAIL", "keyValue": "a@example.com"}],
+                        "programTokenList": {"my.message": "Hi", "{{my.other token}}": "x"}},
+    "scheduleCampaign": {"programTokenList": [{"name": "{{my.message}}", "value": "Hello"}],
+                         "campaignRunAt": "2026-12-01T09:00:00-06:00",
+                         "campaignName": "Welcome Batch", "programName": "Welcome Program"},
+    "getLead": {"leadKey": {"keyType": "EMAIL", "keyValue": "ada@example.com"}},
+    "getCampaignsForSource": {"name": "Welcome", "exactName": False},
+}
+
+
+@pytest.fixture(scope="module")
+def schema() -> xsd.ServiceSchema:
+    return xsd.load(str(wsdl_path()))
+
+
+def _parse(body: str) -> ET.Element:
+    return ET.fromstring(body)
+
+
+@pytest.mark.parametrize("operation", sorted(FULL_PARAMS))
+def test_built_body_is_valid_against_the_shipped_wsdl(schema, operation):
+    body, problems = build_body(schema, operation, FULL_PARAMS[operation])
+    assert problems == []
+    element = schema.bindings[operation].input_element
+    assert schema.errors(element, _parse(body)) == []
+
+
+@pytest.mark.parametrize("operation", sorted(set(FULL_PARAMS) - {"scheduleCampaign"}))
+def test_built_body_is_valid_against_marketos_own_2_2_wsdl(schema, operation):
+    if not REFERENCE_WSDL.is_file():
+        pytest.skip("../shared/reference is not available")
+    reference = xsd.load(str(REFERENCE_WSDL))
+    body, _ = build_body(schema, operation, FULL_PARAMS[operation])
+    assert reference.errors(schema.bindings[operation].input_element, _parse(body)) == []
+
+
+def test_schedule_campaign_children_follow_the_3_1_order_with_clone_second(schema):
+    params = {**FULL_PARAMS["scheduleCampaign"], "cloneToProgramName": "Welcome Copy"}
+    body, problems = build_body(schema, "scheduleCampaign", params)
+    assert problems == []
+    assert [c.tag for c in _parse(body)] == [
+        "programName", "cloneToProgramName", "campaignName", "campaignRunAt", "programTokenList"]
+
+
+def test_operation_element_is_prefixed_and_children_are_unqualified(schema):
+    body, _ = build_body(schema, "syncLead", FULL_PARAMS["syncLead"])
+    root = _parse(body)
+    assert root.tag == f"{{{MKTOWS}}}paramsSyncLead"
+    assert body.startswith("<ns1:paramsSyncLead ")
+    assert all("}" not in e.tag for e in root.iter() if e is not root)
+    record = root.find("leadRecord")
+    assert [c.tag for c in record] == ["Id", "Email", "ForeignSysPersonId", "ForeignSysType",
+                                       "leadAttributeList"]
+
+
+def test_lead_attributes_and_tokens_written_as_mappings_become_name_value_lists(schema):
+    body, _ = build_body(schema, "requestCampaign", FULL_PARAMS["requestCampaign"])
+    root = _parse(body)
+    tokens = [(a.findtext("name"), a.findtext("value")) for a in root.iter("attrib")]
+    assert tokens == [("{{my.message}}", "Hi"), ("{{my.other token}}", "x")]
+    assert root.findtext("source") == "MKTOWS"  # the documented default
+    body, _ = build_body(schema, "syncLead", FULL_PARAMS["syncLead"])
+    attrs = {a.findtext("attrName"): a.findtext("attrValue") for a in _parse(body).iter("attribute")}
+    assert attrs == {"FirstName": "Ada", "NumberOfEmployees": "50", "Country": "NO"}
+
+
+def test_a_field_the_wsdl_lacks_is_reported_with_the_wsdl_named(schema):
+    _, problems = build_body(schema, "syncLead", {"leadRecord": {"Email": "a@b.c", "id": 3}})
+    assert problems and problems[0][0] == "leadRecord.id"
+    assert "mktows.wsdl" in problems[0][1]
+
+
+def test_text_is_escaped(schema):
+    body, problems = build_body(schema, "syncLead", {"leadRecord": {
+        "Email": "a@b.c", "leadAttributeList": {"Company": "Smith & <Sons>"}}})
+    assert problems == []
+    assert _parse(body).find(".//attrValue").text == "Smith & <Sons>"
+
+
+def test_whole_envelope_has_a_valid_authentication_header(schema):
+    body, _ = build_body(schema, "getLead", FULL_PARAMS["getLead"])
+    headers = envelope.auth_header("user", "0" * 40, "2026-05-04T09:30:00-07:00", "partner")
+    headers += envelope.context_header("Default")
+    root = ET.fromstring(envelope.envelope(headers, body).encode())
+    header = root.find(f"{{{SOAP_ENV}}}Header")
+    auth, context = list(header)
+    assert schema.errors("AuthenticationHeader", auth) == []
+    assert schema.errors("MktowsContextHeader", context) == []
+    assert [c.tag for c in auth] == ["mktowsUserId", "requestSignature", "requestTimestamp",
+                                     "partnerId"]
+    assert root.find(f"{{{SOAP_ENV}}}Body")[0].tag == f"{{{MKTOWS}}}paramsGetLead"
