@@ -1,0 +1,143 @@
+"""JSON Schema validation of a playbook, each error placed at its line and column.
+
+The only importer of jsonschema. The schema file in schemas/ is the one source: `mktows-run
+schema` prints it, editors read it, and this module validates with it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cache
+from typing import Any
+
+import jsonschema
+
+from runner.model import Problem
+from runner.operations import OPERATIONS
+from runner.playbook.source import Document, PathT, json_path
+from runner.resources import playbook_schema_path
+
+
+@cache
+def schema() -> dict[str, Any]:
+    with playbook_schema_path().open(encoding="utf-8") as f:
+        loaded: dict[str, Any] = json.load(f)
+    return loaded
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    cls = jsonschema.validators.validator_for(schema())
+    return cls(schema(), format_checker=cls.FORMAT_CHECKER)
+
+
+def _is_expression_branch(sub: dict[str, Any]) -> bool:
+    return sub.get("$ref") == "#/$defs/expression"
+
+
+_JSON_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool}
+
+
+def _type_fits(branch: dict[str, Any], instance: Any) -> bool:
+    """Whether a branch is about this kind of value (its errors are then the relevant ones)."""
+    kind = branch.get("type")
+    if "$ref" in branch:
+        kind = schema()["$defs"].get(branch["$ref"].rsplit("/", 1)[-1], {}).get("type", kind)
+    if not isinstance(kind, str):
+        return True
+    if kind in ("integer", "number"):
+        return isinstance(instance, int | float) and not isinstance(instance, bool)
+    return isinstance(instance, _JSON_TYPES.get(kind, object))
+
+
+def _describe(error: Any) -> tuple[Any, str, str | None]:
+    """The error to show (for anyOf, the relevant branch's), its message, and a fix."""
+    error = _relevant(error)
+    message, hint = _message(error)
+    return error, message, hint
+
+
+def _relevant(error: Any) -> Any:
+    if error.validator == "anyOf" and error.context:
+        # Typed fields also accept a ${...} string; explain the failure of the typed branch.
+        branches = error.validator_value
+        real = [e for e in error.context if not _is_expression_branch(branches[e.schema_path[0]])
+                and _type_fits(branches[e.schema_path[0]], error.instance)]
+        best = jsonschema.exceptions.best_match(real or error.context)
+        if best is not None:
+            return _relevant(best)
+    return error
+
+
+def _message(error: Any) -> tuple[str, str | None]:
+    hint: str | None
+    if error.validator == "enum":
+        allowed = [str(v) for v in error.validator_value]
+        close = difflib.get_close_matches(str(error.instance), allowed, n=1, cutoff=0.5)
+        hint = (f"did you mean '{close[0]}'? " if close else "") + f"allowed: {', '.join(allowed)}"
+        return f"{error.instance!r} is not an allowed value", hint
+    if error.validator == "type":
+        expected = error.validator_value
+        hint = None
+        if expected == "boolean" and isinstance(error.instance, str):
+            hint = "write true or false (yes/no/on/off are strings in YAML 1.2)"
+        elif expected == "integer" and isinstance(error.instance, str):
+            hint = "write a number without quotes, or a ${...} reference"
+        return f"{error.instance!r} is not of type '{expected}'", hint
+    if error.validator == "format" and error.validator_value == "date-time":
+        return (f"{error.instance!r} is not a date-time",
+                "write a W3C date-time with an offset, e.g. 2026-12-01T09:00:00-06:00")
+    if error.validator == "const":
+        return f"{error.instance!r} is not supported", f"write {error.validator_value!r}"
+    if error.validator == "pattern" and error.path and error.path[-1] == "encryptionKey":
+        return ("the encryption key must not be written in the playbook",
+                "write ${secret.NAME} (or ${env.NAME}) and set NAME in the environment")
+    return error.message, None
+
+
+def _unknown_keys(doc: Document, error: Any, path: PathT) -> list[Problem]:
+    props = list(error.schema.get("properties", {}))
+    problems = []
+    for key in error.instance:
+        if key in props:
+            continue
+        hint = None
+        close = difflib.get_close_matches(key, props, n=1, cutoff=0.6)
+        if close:
+            hint = f"did you mean '{close[0]}'?"
+        elif props:
+            hint = f"allowed keys: {', '.join(props)}"
+        problems.append(Problem(doc.locate((*path, key), key=True), json_path((*path, key)),
+                                f"unknown key '{key}'", hint))
+    return problems
+
+
+def _operation_count(doc: Document, error: Any, path: PathT) -> list[Problem]:
+    present = [k for k in error.instance if k in OPERATIONS]
+    if len(present) > 1:
+        return [Problem(doc.locate((*path, present[1]), key=True), json_path(path),
+                        f"a step has exactly one operation, this one has {' and '.join(present)}",
+                        "split it into two steps")]
+    unknown = [k for k in error.instance if k not in ("id", "name", *OPERATIONS)]
+    if unknown:
+        return []  # the unknown key (probably a misspelt operation) is already reported
+    return [Problem(doc.locate(path), json_path(path), "the step has no operation",
+                    f"add one of: {', '.join(OPERATIONS)}")]
+
+
+def validate(doc: Document) -> list[Problem]:
+    problems: list[Problem] = []
+    for error in _validator().iter_errors(doc.data):
+        path = tuple(error.absolute_path)
+        if error.validator == "additionalProperties":
+            problems += _unknown_keys(doc, error, path)
+        elif error.validator == "oneOf" and path[:1] == ("steps",) and len(path) == 2:
+            problems += _operation_count(doc, error, path)
+        elif error.validator == "required":
+            problems.append(Problem(doc.locate(path), json_path(path), error.message))
+        else:
+            shown, message, hint = _describe(error)
+            where = tuple(shown.absolute_path)
+            problems.append(Problem(doc.locate(where), json_path(where), message, hint))
+    return problems

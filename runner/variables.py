@@ -1,0 +1,324 @@
+"""The `${...}` variable language: parsing, load-time checks and one-pass resolution.
+
+    ref  ::= "${" ns ( "." ident | "[" int "]" | "['" text "']" )+ "}"
+    ns   ::= vars | env | secret | steps | item
+
+Only a run of `$` directly before `{` is special: n dollars give n // 2 literal dollars, and
+an odd run starts a reference. `{{my.token}}` is never special. A resolved value is never
+scanned again, and a string that is exactly one reference keeps the value's type.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from runner.model import Literal
+from runner.operations import OUTPUTS
+from runner.secrets import Secret
+
+NAMESPACES = ("vars", "env", "secret", "steps", "item")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_DOLLARS = re.compile(r"\$+(?=\{)")
+
+
+class VariableSyntaxError(ValueError):
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class Ref:
+    namespace: str
+    path: tuple[str | int, ...]
+    text: str  # as written, e.g. "${steps.sync.leadId}"
+
+    @property
+    def dotted(self) -> str:
+        out = self.namespace
+        for p in self.path:
+            out += f"[{p}]" if isinstance(p, int) else f".{p}"
+        return out
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A value only known at run time (a step's output); `sample` has the right type."""
+
+    step: str
+    sample: Any
+
+    def __str__(self) -> str:
+        return f"(known after step {self.step})"
+
+
+Part = str | Ref
+
+
+def _parse_path(body: str, text: str) -> tuple[str, tuple[str | int, ...]]:
+    m = _IDENT.match(body)
+    if not m:
+        raise VariableSyntaxError(f"{text}: expected a namespace after '${{'",
+                                  f"namespaces are {', '.join(NAMESPACES)}")
+    ns, pos = m.group(0), m.end()
+    path: list[str | int] = []
+    while pos < len(body):
+        if body[pos] == ".":
+            m = _IDENT.match(body, pos + 1)
+            if not m:
+                raise VariableSyntaxError(f"{text}: expected a name after '.'")
+            path.append(m.group(0))
+            pos = m.end()
+        elif body.startswith("['", pos):
+            end = body.find("']", pos + 2)
+            if end < 0:
+                raise VariableSyntaxError(f"{text}: unterminated ['...']")
+            path.append(body[pos + 2:end])
+            pos = end + 2
+        elif body[pos] == "[":
+            end = body.find("]", pos)
+            index = body[pos + 1:end] if end > 0 else ""
+            if not index.isdigit():
+                raise VariableSyntaxError(f"{text}: an index must be a number, like [0]")
+            path.append(int(index))
+            pos = end + 1
+        else:
+            raise VariableSyntaxError(f"{text}: unexpected '{body[pos]}'",
+                                      "names use letters, digits, _ and -; "
+                                      "write ['any text'] for other keys")
+    if not path:
+        raise VariableSyntaxError(f"{text}: a reference needs a name, like ${{{ns}.name}}")
+    return ns, tuple(path)
+
+
+def parse(text: str) -> list[Part]:
+    """Split a string into literal text and references."""
+    parts: list[Part] = []
+    buf: list[str] = []
+    pos = 0
+    for m in _DOLLARS.finditer(text):
+        if m.start() < pos:
+            continue  # inside a reference already consumed
+        n = len(m.group(0))
+        buf.append(text[pos:m.start()] + "$" * (n // 2))
+        pos = m.end()
+        if n % 2 == 0:
+            continue  # escaped: the `{` is literal text
+        end = text.find("}", pos)
+        if end < 0:
+            raise VariableSyntaxError(f"unterminated '${{' in {text!r}",
+                                      "close it with '}', or write '$${' for a literal '${'")
+        written = text[pos - 1:end + 1]
+        ns, path = _parse_path(text[pos + 1:end], written)
+        if buf and "".join(buf):
+            parts.append("".join(buf))
+        buf = []
+        parts.append(Ref(ns, path, written))
+        pos = end + 1
+    tail = "".join(buf) + text[pos:]
+    if tail:
+        parts.append(tail)
+    return parts
+
+
+def has_refs(text: str) -> bool:
+    return "${" in text
+
+
+def walk_strings(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[
+        tuple[tuple[str | int, ...], str]]:
+    """Every string in a nested value that may hold references (not `!literal` ones)."""
+    if isinstance(value, Literal):
+        return
+    if isinstance(value, str):
+        if "{" in value:
+            yield path, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from walk_strings(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from walk_strings(v, (*path, i))
+
+
+Lookup = Callable[[Ref], Any]
+
+
+def render(text: str, lookup: Lookup) -> Any:
+    parts = parse(text)
+    if len(parts) == 1 and isinstance(parts[0], Ref):
+        return lookup(parts[0])  # a whole-value reference keeps its type
+    out = []
+    for part in parts:
+        if isinstance(part, Ref):
+            value = lookup(part)
+            if isinstance(value, Pending):
+                value = value.sample
+            out.append(_as_text(value))
+        else:
+            out.append(part)
+    return "".join(out)
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def resolve(value: Any, lookup: Lookup) -> Any:
+    """A copy of `value` with every reference replaced, in one pass."""
+    if isinstance(value, Literal):
+        return str(value)
+    if isinstance(value, str):
+        return render(value, lookup) if "${" in value or "$$" in value else value
+    if isinstance(value, dict):
+        return {k: resolve(v, lookup) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, lookup) for v in value]
+    return value
+
+
+def suggest(name: str, candidates: list[str]) -> str | None:
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+def dig(value: Any, path: tuple[str | int, ...]) -> Any:
+    """Follow `path` into nested data; KeyError/IndexError/TypeError when it is not there."""
+    for part in path:
+        value = value[part]
+    return value
+
+
+class Unresolved(ValueError):
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+@dataclass
+class Scope:
+    """What references can see at one point of a run.
+
+    `step_ops` holds the steps before the current one (id -> operation); `outputs` the
+    outputs of those that have run. An earlier step that has not run yields `Pending`.
+    """
+
+    vars: dict[str, Any]
+    env: Mapping[str, str]
+    secrets: Mapping[str, str]
+    step_ops: dict[str, str]
+    outputs: dict[str, dict[str, Any]]
+    all_steps: tuple[str, ...] = ()
+    item: Any = None
+    in_loop: bool = False
+
+    def __post_init__(self) -> None:
+        self.secret_values: set[str] = set()
+
+    def lookup(self, ref: Ref) -> Any:
+        handler = getattr(self, f"_ns_{ref.namespace}", None)
+        if handler is None:
+            raise Unresolved(
+                f"unknown namespace '{ref.namespace}' in {ref.text}",
+                f"namespaces are {', '.join(NAMESPACES)}; for a literal '${{' (e.g. a Velocity "
+                f"script) write '$${{{ref.text[2:]}' or tag the value !literal")
+        return handler(ref)
+
+    def _ns_vars(self, ref: Ref) -> Any:
+        return _follow(self.vars, ref, "vars", "variable")
+
+    def _ns_env(self, ref: Ref) -> Any:
+        name = str(ref.path[0])
+        if len(ref.path) > 1:
+            raise Unresolved(f"{ref.text}: an environment variable has no fields")
+        if name not in self.env:
+            raise Unresolved(f"environment variable {name} is not set ({ref.text})",
+                             f"export {name}=... before running")
+        return self.env[name]
+
+    def _ns_secret(self, ref: Ref) -> Any:
+        name = str(ref.path[0])
+        if len(ref.path) > 1:
+            raise Unresolved(f"{ref.text}: a secret has no fields")
+        if name not in self.secrets:
+            raise Unresolved(f"secret {name} is not set ({ref.text})",
+                             f"export {name}=... or put it in a --secrets-file; "
+                             "secrets never live in the playbook")
+        value = self.secrets[name]
+        self.secret_values.add(value)
+        return Secret(value)
+
+    def _ns_steps(self, ref: Ref) -> Any:
+        step = str(ref.path[0])
+        if step not in self.step_ops:
+            if step in self.all_steps:
+                raise Unresolved(f"{ref.text}: step '{step}' runs at or after this step",
+                                 "a step can only read the outputs of earlier steps")
+            raise Unresolved(f"{ref.text}: no step has the id '{step}'",
+                             suggest(step, list(self.step_ops)))
+        operation = self.step_ops[step]
+        declared = OUTPUTS[operation]
+        if len(ref.path) < 2 or not isinstance(ref.path[1], str):
+            raise Unresolved(f"{ref.text}: name an output of step '{step}'",
+                             f"{operation} outputs: {', '.join(declared)}")
+        output = ref.path[1]
+        if output not in declared:
+            hint = suggest(output, list(declared)) or f"{operation} outputs: {', '.join(declared)}"
+            raise Unresolved(f"{ref.text}: {operation} has no output '{output}'", hint)
+        if step not in self.outputs:
+            return Pending(step, declared[output].sample if len(ref.path) == 2 else None)
+        try:
+            return dig(self.outputs[step][output], ref.path[2:])
+        except (KeyError, IndexError, TypeError):
+            raise Unresolved(f"{ref.text}: step '{step}' returned no such value") from None
+
+    def _ns_item(self, ref: Ref) -> Any:
+        if not self.in_loop:
+            raise Unresolved(f"{ref.text}: ${{item...}} is only defined inside a loop")
+        return _follow(self.item, ref, "item", "field")
+
+
+def _follow(root: Any, ref: Ref, ns: str, noun: str) -> Any:
+    value = root
+    for depth, part in enumerate(ref.path):
+        try:
+            value = value[part]
+        except (KeyError, IndexError, TypeError):
+            where = ns + "".join(f"[{p}]" if isinstance(p, int) else f".{p}"
+                                 for p in ref.path[:depth])
+            names = [str(k) for k in value] if isinstance(value, dict) else []
+            raise Unresolved(f"unknown {noun} '{ref.dotted}' ({ref.text})",
+                             suggest(str(part), names) or (
+                                 f"{where} has: {', '.join(names)}" if names else None)) from None
+    return value
+
+
+def resolve_checked(value: Any, lookup: Lookup) -> tuple[Any, list[
+        tuple[tuple[str | int, ...], str, str | None]]]:
+    """Like `resolve`, but collects every failure as (sub-path, message, hint)."""
+    errors: list[tuple[tuple[str | int, ...], str, str | None]] = []
+
+    def one(v: Any, path: tuple[str | int, ...]) -> Any:
+        if isinstance(v, Literal):
+            return str(v)
+        if isinstance(v, str):
+            if "${" not in v and "$$" not in v:
+                return v
+            try:
+                return render(v, lookup)
+            except (VariableSyntaxError, Unresolved) as exc:
+                errors.append((path, str(exc), exc.hint))
+                return v
+        if isinstance(v, dict):
+            return {k: one(x, (*path, k)) for k, x in v.items()}
+        if isinstance(v, list):
+            return [one(x, (*path, i)) for i, x in enumerate(v)]
+        return v
+
+    return one(value, ()), errors

@@ -1,0 +1,83 @@
+"""The ${...} language: escapes, one pass, typing, and load-time errors with hints."""
+
+import pytest
+
+from runner.model import Literal
+from runner.variables import Pending, Ref, Scope, VariableSyntaxError, parse, resolve_checked
+
+
+def _scope(**kw):
+    base = dict(vars={"email": "a@example.com", "count": 3, "nested": {"k": "v"}},
+                env={"HOME_URL": "https://x"}, secrets={"KEY": "s3cr3t-value"},
+                step_ops={"sync": "syncLead"}, outputs={}, all_steps=("sync", "later"))
+    base.update(kw)
+    return Scope(**base)
+
+
+@pytest.mark.parametrize(("written", "sent"), [
+    ("$${vars.email}", "${vars.email}"),
+    ("$$${vars.email}", "$a@example.com"),
+    ("Price $5, code $$X", "Price $5, code $$X"),
+    ("{{my.message}}", "{{my.message}}"),
+    ("{{lead.First Name:default=there}}", "{{lead.First Name:default=there}}"),
+    ("hi ${vars.nested.k}!", "hi v!"),
+    ("${vars.count}", 3),
+    ("n=${vars.count}", "n=3"),
+])
+def test_substitution_and_escapes(written, sent):
+    value, errors = resolve_checked(written, _scope().lookup)
+    assert errors == []
+    assert value == sent
+
+
+def test_resolution_is_one_pass_and_never_rescans_a_value():
+    scope = _scope(vars={"a": "${vars.b}", "b": "no"})
+    value, errors = resolve_checked("${vars.a}", scope.lookup)
+    assert (value, errors) == ("${vars.b}", [])
+
+
+def test_literal_values_are_untouched():
+    value, errors = resolve_checked(Literal("#set($x = ${lead.LastName})"), _scope().lookup)
+    assert (value, errors) == ("#set($x = ${lead.LastName})", [])
+
+
+@pytest.mark.parametrize(("written", "message", "hint"), [
+    ("${vars.emial}", "unknown variable 'vars.emial'", "did you mean 'email'?"),
+    ("${lead.FirstName}", "unknown namespace 'lead'", "$${lead.FirstName}"),
+    ("${env.NOPE}", "environment variable NOPE is not set", "export NOPE"),
+    ("${secret.NOPE}", "secret NOPE is not set", "--secrets-file"),
+    ("${steps.later.leadId}", "runs at or after this step", "earlier steps"),
+    ("${steps.snyc.leadId}", "no step has the id 'snyc'", "did you mean 'sync'?"),
+    ("${steps.sync.leadid}", "syncLead has no output 'leadid'", "did you mean 'leadId'?"),
+    ("${item.Email}", "only defined inside a loop", None),
+])
+def test_unknown_names_are_errors_with_hints(written, message, hint):
+    _, errors = resolve_checked({"f": written}, _scope().lookup)
+    assert len(errors) == 1
+    path, text, got_hint = errors[0]
+    assert path == ("f",)
+    assert message in text
+    if hint:
+        assert hint in got_hint
+
+
+def test_unterminated_reference_is_a_syntax_error():
+    with pytest.raises(VariableSyntaxError, match="unterminated"):
+        parse("x ${vars.a")
+
+
+def test_a_step_output_not_yet_known_is_pending_with_a_typed_sample():
+    value, _ = resolve_checked("${steps.sync.leadId}", _scope().lookup)
+    assert value == Pending("sync", 1)
+
+
+def test_secrets_are_recorded_for_redaction_and_masked_in_repr():
+    scope = _scope()
+    value, _ = resolve_checked("${secret.KEY}", scope.lookup)
+    assert value == "s3cr3t-value" and "s3cr3t" not in repr(value)
+    assert scope.secret_values == {"s3cr3t-value"}
+
+
+def test_parse_splits_text_and_references():
+    assert parse("a ${vars.x['odd key']} b") == [
+        "a ", Ref("vars", ("x", "odd key"), "${vars.x['odd key']}"), " b"]
