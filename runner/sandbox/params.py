@@ -1,0 +1,79 @@
+"""Reading values out of a request's `params<Op>` element.
+
+Children are found by local name whatever their namespace: in strict mode the schema has
+already rejected qualified children, and in lenient mode the sandbox tolerates them the
+way Marketo's server seems to (mktows-reference.md §1.2). An element with xsi:nil="true"
+reads as absent.
+"""
+
+from __future__ import annotations
+
+from xml.etree.ElementTree import Element
+
+from runner.sandbox.faults import Fault
+from runner.soap.namespaces import XSI
+
+_NIL = f"{{{XSI}}}nil"
+
+
+def local_name(elem: Element) -> str:
+    return elem.tag.rpartition("}")[2]
+
+
+def children(parent: Element | None, name: str) -> list[Element]:
+    if parent is None:
+        return []
+    return [c for c in parent if local_name(c) == name and c.get(_NIL) not in ("true", "1")]
+
+
+def child(parent: Element | None, name: str) -> Element | None:
+    found = children(parent, name)
+    return found[0] if found else None
+
+
+def required(parent: Element, name: str) -> Element:
+    found = child(parent, name)
+    if found is None:
+        raise Fault(20109, f"{name} is required")
+    return found
+
+
+def text(parent: Element | None, name: str) -> str | None:
+    found = child(parent, name)
+    return None if found is None else (found.text or "")
+
+
+def integer(parent: Element | None, name: str) -> int | None:
+    value = text(parent, name)
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise Fault(20110, f"{name} must be an integer, got {value!r}") from None
+
+
+def boolean(parent: Element | None, name: str) -> bool | None:
+    value = text(parent, name)
+    if value is None:
+        return None
+    flag = {"true": True, "1": True, "false": False, "0": False}.get(value.strip())
+    if flag is None:
+        raise Fault(20110, f"{name} must be true or false, got {value!r}")
+    return flag
+
+
+def lead_keys(parent: Element | None) -> list[tuple[str, str]]:
+    """`leadList/leadKey*` as (keyType, keyValue) pairs, in order."""
+    return [
+        ((text(key, "keyType") or "").strip(), text(key, "keyValue") or "")
+        for key in children(child(parent, "leadList"), "leadKey")
+    ]
+
+
+def tokens(parent: Element | None) -> dict[str, str]:
+    """`programTokenList/attrib*` as name → value; a repeated name keeps its last value."""
+    return {
+        text(attrib, "name") or "": text(attrib, "value") or ""
+        for attrib in children(child(parent, "programTokenList"), "attrib")
+    }

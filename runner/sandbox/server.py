@@ -1,0 +1,154 @@
+"""HTTP plumbing on the stdlib threaded server: routes, status codes, keep-alive, shutdown.
+
+`GET /soap/mktows/<version>?WSDL` serves the project's WSDL with its soap:address pointing
+here; `POST /soap/mktows/<version>` (text/xml) goes to the `Service`. Everything else is
+404, 405 or 415 and never reaches the service, so it is not counted as a request.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+from contextlib import suppress
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+from xml.sax.saxutils import escape
+
+from runner.sandbox.service import Service
+
+_ENDPOINT = re.compile(r"/soap/mktows/(\d+_\d+)/?")
+_ADDRESS = re.compile(r'(<(?:\w+:)?address\b[^>]*?\blocation=")[^"]*(")')
+MAX_BODY = 32 * 1024 * 1024  # far above 300 leads; stops a runaway client, not a real one
+_TEXT = "text/plain; charset=utf-8"
+
+
+class SandboxServer(ThreadingHTTPServer):
+    """The listening server. Tracks open connections so `close()` can end keep-alives."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], service: Service, wsdl: str) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, _Handler)
+        self.service = service
+        self._wsdl = wsdl
+        self._open: set[socket.socket] = set()
+        self._idle = threading.Condition()
+
+    @property
+    def base_url(self) -> str:
+        host, port = str(self.server_address[0]), int(self.server_address[1])
+        # A wildcard bind is reachable on loopback; that is the address to hand out.
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def endpoint(self, version: str = "3_1") -> str:
+        return f"{self.base_url}/soap/mktows/{version}"
+
+    def wsdl_for(self, version: str) -> bytes:
+        location = escape(self.endpoint(version), {'"': "&quot;"})
+        return _ADDRESS.sub(lambda m: f"{m[1]}{location}{m[2]}", self._wsdl).encode("utf-8")
+
+    def track(self, conn: socket.socket, is_open: bool) -> None:
+        with self._idle:
+            if is_open:
+                self._open.add(conn)
+            else:
+                self._open.discard(conn)
+                self._idle.notify_all()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """After `shutdown()`: end idle keep-alive connections, wait for handlers, close."""
+        with self._idle:
+            for conn in self._open:
+                with suppress(OSError):  # already closed by the client
+                    conn.shutdown(socket.SHUT_RDWR)  # a handler blocked reading sees EOF
+            self._idle.wait_for(lambda: not self._open, timeout)
+        self.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: SandboxServer
+    protocol_version = "HTTP/1.1"  # keep-alive; every reply carries Content-Length
+    disable_nagle_algorithm = True
+    wbufsize = -1  # buffered: status line, headers and body go out in one write per reply
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.track(self.connection, False)
+
+    def version_string(self) -> str:
+        return "mktows-sandbox"
+
+    def handle_expect_100(self) -> bool:
+        # The stdlib writes "100 Continue" without flushing, which a buffered wfile would hold.
+        super().handle_expect_100()
+        self.wfile.flush()
+        return True
+
+    def log_message(self, format: str, *args: object) -> None:
+        """No access log: the store's requests table is the sandbox's record."""
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        match = _ENDPOINT.fullmatch(url.path)
+        if match and any(p.partition("=")[0].lower() == "wsdl" for p in url.query.split("&")):
+            self._send(200, self.server.wsdl_for(match[1]), "text/xml;charset=UTF-8")
+        else:
+            self._send(404, b"Not found. The WSDL is at /soap/mktows/3_1?WSDL\n", _TEXT)
+
+    def do_POST(self) -> None:
+        body = self._read_body()
+        if body is None:
+            return
+        if not _ENDPOINT.fullmatch(urlsplit(self.path).path):
+            self._send(404, b"Not found. POST SOAP requests to /soap/mktows/3_1\n", _TEXT)
+        elif self.headers.get_content_type() != "text/xml":
+            self._send(415, b"SOAP 1.1 requests need Content-Type: text/xml\n", _TEXT)
+        else:
+            reply = self.server.service.handle(body, self.headers.get("SOAPAction"))
+            self._send(reply.status, reply.body, reply.content_type)
+
+    def _not_allowed(self) -> None:
+        if self._read_body() is not None:
+            self._send(405, b"Method not allowed\n", _TEXT, {"Allow": "GET, POST"})
+
+    do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _not_allowed
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or None after answering a request whose body cannot be read."""
+        length = self.headers.get("Content-Length")
+        if length is None:
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                self._send(411, b"Send the body with a Content-Length\n", _TEXT, close=True)
+                return None
+            return b""
+        if not length.strip().isdigit():
+            self._send(400, b"Bad Content-Length\n", _TEXT, close=True)
+            return None
+        if int(length) > MAX_BODY:
+            self._send(413, b"Request body too large\n", _TEXT, close=True)
+            return None
+        return self.rfile.read(int(length))
+
+    def _send(self, status: int, body: bytes, content_type: str,
+              headers: dict[str, str] | None = None, *, close: bool = False) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
