@@ -1,0 +1,1 @@
+"""Reports rendered from a RunResult: pure formatting, always through the redactor."""
