@@ -20,7 +20,8 @@ def _tool(name: str) -> str:
 
 
 def test_ruff_is_clean():
-    res = subprocess.run([_tool("ruff"), "check", "runner", "tests", "bench"], cwd=ROOT,
+    paths = [p for p in ("runner", "tests", "bench") if (ROOT / p).is_dir()]
+    res = subprocess.run([_tool("ruff"), "check", *paths], cwd=ROOT,
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
 
