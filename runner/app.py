@@ -1,5 +1,6 @@
-"""Orchestration: `prepare` checks everything and builds every envelope it can without the
-network; `execute` sends them. Carries values between the stages; owns no format or library.
+"""Orchestration: `prepare` checks everything and builds every envelope without the network;
+`execute` walks the same steps again and sends. Carries values between the stages; owns no
+format or library.
 """
 
 from __future__ import annotations
@@ -10,16 +11,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
-from xml.etree import ElementTree as ET
 
 from runner import operations, playbook, variables
 from runner.errors import PlaybookError, ResponseError, SoapFaultError, TransportError
-from runner.model import HttpReply, Location, Problem, RunResult, StepResult
-from runner.playbook import Playbook, Step
+from runner.model import CallResult, HttpReply, Location, Problem, RunResult, StepResult
+from runner.playbook import Playbook
 from runner.playbook.source import json_path
 from runner.secrets import Redactor, Secret
 from runner.soap import auth, envelope, response, xsd
-from runner.variables import Pending, Scope
+from runner.variables import Scope
+from runner.walk import Call, Skip, Walker
 
 
 class Transport(Protocol):
@@ -41,18 +42,23 @@ class RunOptions:
     env: Mapping[str, str]
     secrets: Mapping[str, str]
     cli_vars: Mapping[str, str] = field(default_factory=dict)
+    file_vars: tuple[dict[str, Any], ...] = ()  # --vars-file contents, in order given
     target: Target | None = None  # replaces the playbook's target (e.g. --sandbox)
     need_target: bool = True  # False for validate/plan: no credentials needed
 
 
-@dataclass
-class Call:
-    """One SOAP call a step makes, with its body built when nothing is pending."""
+@dataclass(frozen=True)
+class CallInfo:
+    """What `plan` shows of one call."""
 
-    step: Step
-    params: dict[str, Any]  # resolved playbook params; may hold Pending values
-    workspace: str | None
-    body: str | None  # prebuilt and XSD-valid, or None when it needs run-time values
+    step: str
+    key: str
+    label: str
+    operation: str
+    summary: str
+    records: int
+    pending: tuple[str, ...]
+    condition: str | None
 
 
 @dataclass
@@ -63,8 +69,14 @@ class Plan:
     vars: dict[str, Any]
     env: Mapping[str, str]
     secrets: Mapping[str, str]
-    calls: list[Call]
     redactor: Redactor
+    counts: dict[str, int]
+    calls: list[CallInfo]  # the first MAX_LISTED calls, for `plan`
+    total_calls: int
+
+
+MAX_LISTED = 2000
+OnCall = Callable[[Call], None]
 
 
 def _coerce(name: str, raw: str, declared: Any) -> Any:
@@ -73,52 +85,13 @@ def _coerce(name: str, raw: str, declared: Any) -> Any:
         if raw.lower() in ("true", "false"):
             return raw.lower() == "true"
         raise ValueError(f"--var {name}={raw}: {name} is a boolean; write true or false")
-    if isinstance(declared, int):
-        try:
-            return int(raw)
-        except ValueError:
-            raise ValueError(f"--var {name}={raw}: {name} is an integer") from None
-    if isinstance(declared, float):
-        try:
-            return float(raw)
-        except ValueError:
-            raise ValueError(f"--var {name}={raw}: {name} is a number") from None
+    for kind, noun in ((int, "an integer"), (float, "a number")):
+        if isinstance(declared, kind):
+            try:
+                return kind(raw)
+            except ValueError:
+                raise ValueError(f"--var {name}={raw}: {name} is {noun}") from None
     return raw
-
-
-def _has_pending(value: Any) -> bool:
-    if isinstance(value, Pending):
-        return True
-    if isinstance(value, dict):
-        return any(_has_pending(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_pending(v) for v in value)
-    return False
-
-
-def _samples(value: Any) -> Any:
-    if isinstance(value, Pending):
-        return value.sample
-    if isinstance(value, dict):
-        return {k: _samples(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_samples(v) for v in value]
-    return value
-
-
-def build_body(schema: xsd.ServiceSchema, operation: str, params: dict[str, Any]) -> tuple[
-        str, list[tuple[str, str]]]:
-    """The body element, XSD-checked; problems as (playbook sub-path, message)."""
-    binding = schema.bindings.get(operation)
-    if binding is None:
-        return "", [("", f"operation {operation} is not in the WSDL {schema.source}")]
-    body, issues = envelope.BodyWriter(schema).write(binding.input_element,
-                                                     operations.to_wsdl(operation, params))
-    found = [(i.path, i.message) for i in issues]
-    if not found:
-        found = [("", f"not valid against {schema.source}: {m}")
-                 for m in schema.errors(binding.input_element, ET.fromstring(body))]
-    return body, found
 
 
 class _Problems:
@@ -126,96 +99,136 @@ class _Problems:
         self.pb = pb
         self.items: list[Problem] = []
 
-    def add(self, path: tuple[str | int, ...], message: str, hint: str | None = None) -> None:
-        self.items.append(Problem(self.pb.doc.locate(path), json_path(path), message, hint))
+    def __call__(self, where: tuple[str | int, ...] | Location, message: str,
+                 hint: str | None) -> None:
+        if isinstance(where, Location):
+            self.items.append(Problem(where, "", message, hint))
+        else:
+            self.items.append(Problem(self.pb.doc.locate(where), json_path(where), message, hint))
 
-    def at(self, loc: Location, message: str, hint: str | None = None) -> None:
-        self.items.append(Problem(loc, "", message, hint))
 
-
-def _vars(pb: Playbook, cli_vars: Mapping[str, str], out: _Problems) -> dict[str, Any]:
-    merged = dict(pb.vars)
-    for name, raw in cli_vars.items():
+def _secret_names(pb: Playbook) -> set[str]:
+    names = set()
+    for _, text in variables.walk_strings(pb.doc.data):
         try:
-            merged[name] = _coerce(name, raw, pb.vars.get(name))
+            parts = variables.parse(text)
+        except variables.VariableSyntaxError:
+            continue
+        names |= {str(p.path[0]) for p in parts if isinstance(p, variables.Ref)
+                  and p.namespace == "secret" and p.path}
+    return names
+
+
+def _vars(pb: Playbook, options: RunOptions, report: _Problems) -> dict[str, Any]:
+    """Precedence: --var > --vars-file (later wins) > the playbook's vars."""
+    merged = dict(pb.vars)
+    for extra in options.file_vars:
+        merged.update(extra)
+    secrets = _secret_names(pb)
+    cli = Location("<command line>", 1, 1)
+    for name, raw in options.cli_vars.items():
+        if name in secrets or name.startswith("secret."):
+            report(cli, f"--var {name}: secrets cannot be set on the command line",
+                   f"export {name.removeprefix('secret.')}=... or use --secrets-file")
+            continue
+        try:
+            merged[name] = _coerce(name, raw, merged.get(name))
         except ValueError as exc:
-            out.at(Location("<command line>", 1, 1), str(exc))
+            report(cli, str(exc), None)
     return merged
 
 
-def _target(options: RunOptions, pb: Playbook, scope: Scope, out: _Problems) -> Target | None:
-    if options.target is not None:
+def _target(options: RunOptions, pb: Playbook, scope: Scope, report: _Problems) -> Target | None:
+    if options.target is not None or not options.need_target:
         return options.target
     if pb.target is None:
-        if options.need_target:
-            out.add((), "the playbook has no target",
-                    "add target: (endpoint, userId, encryptionKey) or run with --sandbox")
-        return None
-    if not options.need_target:
+        report((), "the playbook has no target",
+               "add target: (endpoint, userId, encryptionKey) or run with --sandbox")
         return None
     resolved, errors = variables.resolve_checked(pb.target, scope.lookup)
     for sub, message, hint in errors:
-        out.add(("target", *sub), message, hint)
+        report(("target", *sub), message, hint)
     if errors or not all(k in resolved for k in ("endpoint", "userId", "encryptionKey")):
         return None
     return Target(str(resolved["endpoint"]), str(resolved["userId"]),
                   Secret(str(resolved["encryptionKey"])), resolved.get("partnerId"))
 
 
-def prepare(options: RunOptions) -> Plan:
+def _summary(call: Call) -> str:
+    p = call.params
+    op = call.step.operation
+    if op == "syncLead":
+        record = p.get("leadRecord") or {}
+        keys = [f"{k}={record[k]}" for k in ("Id", "Email", "ForeignSysPersonId") if k in record]
+        return " ".join(keys)
+    if op in ("requestCampaign", "scheduleCampaign"):
+        name = (f"campaignId={p['campaignId']}" if "campaignId" in p else
+                f"{p.get('programName')} / {p.get('campaignName')}")
+        extra = f" clone→{p['cloneToProgramName']}" if p.get("cloneToProgramName") else ""
+        extra += f" at {p['campaignRunAt']}" if p.get("campaignRunAt") else ""
+        return name + extra
+    if op == "getLead":
+        key = p.get("leadKey") or {}
+        return f"{key.get('keyType')}={key.get('keyValue')}"
+    if op == "getCampaignsForSource":
+        return f"source={p.get('source', 'MKTOWS')}" + (f" name={p['name']}" if "name" in p else "")
+    return ""
+
+
+def prepare(options: RunOptions, on_call: OnCall | None = None) -> Plan:
     """Everything up to XSD-checked envelopes; raises PlaybookError with every problem."""
     pb, problems = playbook.load(options.playbook)
     if pb is None:
         raise PlaybookError(problems)
-    out = _Problems(pb)
-    out.items += problems
+    report = _Problems(pb)
+    report.items += problems
     try:
         schema = xsd.load(options.wsdl)
     except Exception as exc:
-        out.at(Location(options.wsdl, 1, 1), f"cannot load the WSDL: {exc}")
-        raise PlaybookError(out.items) from None
-    all_vars = _vars(pb, options.cli_vars, out)
-    ids = tuple(s.id for s in pb.steps)
-    scope = Scope(all_vars, options.env, options.secrets, {}, {}, ids)
-    target = _target(options, pb, scope, out)
-    calls = []
+        report(Location(options.wsdl, 1, 1), f"cannot load the WSDL: {exc}", None)
+        raise PlaybookError(report.items) from None
+    all_vars = _vars(pb, options, report)
+    scope = Scope(all_vars, options.env, options.secrets, {}, {},
+                  tuple(s.id for s in pb.all_steps()))
+    target = _target(options, pb, scope, report)
     # A step whose parameters already failed the schema or a rule is not built: the XSD
     # would only repeat the same problem in its own words.
-    broken = {p.path.split("]")[0] + "]" for p in problems if p.path.startswith("steps[")}
-    for step in pb.steps:
-        call = None if f"steps[{step.index}]" in broken else _plan_step(step, scope, schema, out)
-        if call is not None:
-            calls.append(call)
-        scope.step_ops[step.id] = step.operation
+    broken = {p.path.split("]")[0] for p in problems if p.path.startswith("steps[")}
+    walker = Walker(pb, schema, report, live=False)
+    listed: list[CallInfo] = []
+    total = 0
+    steps = tuple(s for s in pb.steps if json_path(s.path).split("]")[0] not in broken)
+    for event in walker.walk(steps, scope):
+        if isinstance(event, Skip):
+            continue
+        total += 1
+        if on_call is not None:
+            on_call(event)
+        if len(listed) < MAX_LISTED:
+            assert event.step.operation is not None
+            listed.append(CallInfo(event.step.id, event.key, event.label, event.step.operation,
+                                   _summary(event), event.records, event.pending,
+                                   event.condition))
     redactor = Redactor(scope.secret_values)
     if target is not None:
         redactor.add(target.encryption_key)
-    if out.items:
-        raise PlaybookError(sorted(out.items, key=lambda p: p.location))
-    return Plan(pb, schema, target, all_vars, options.env, options.secrets, calls, redactor)
-
-
-def _plan_step(step: Step, scope: Scope, schema: xsd.ServiceSchema, out: _Problems) -> Call | None:
-    params, errors = variables.resolve_checked(step.params, scope.lookup)
-    for sub, message, hint in errors:
-        out.add((*step.path, *sub), message, hint)
-    if errors:
-        return None
-    workspace = params.pop("targetWorkspace", None) if step.operation == "syncLead" else None
-    body, found = build_body(schema, step.operation, _samples(params))
-    for where, message in found:
-        out.add((*step.path, *where.split(".")) if where else step.path, message)
-    if found:
-        return None
-    return Call(step, params, workspace, None if _has_pending(params) else body)
+    if report.items:
+        raise PlaybookError(sorted(report.items, key=lambda p: p.location))
+    return Plan(pb, schema, target, all_vars, options.env, options.secrets, redactor,
+                walker.counts, listed, total)
 
 
 Clock = Callable[[], datetime]
-Observer = Callable[[StepResult], None]
+Observer = Callable[[StepResult, CallResult], None]
 
 
 def _local_now() -> datetime:
     return datetime.now().astimezone()
+
+
+def _raise(where: Any, message: str, hint: str | None) -> None:
+    # Everything was checked by prepare(); a problem now is a value from a step's output.
+    raise ValueError(message)
 
 
 def execute(plan: Plan, transport: Transport, clock: Clock = _local_now,
@@ -224,65 +237,92 @@ def execute(plan: Plan, transport: Transport, clock: Clock = _local_now,
     assert plan.target is not None, "execute needs a target"
     result = RunResult(plan.playbook.file, clock().isoformat(timespec="seconds"),
                        endpoint=plan.target.endpoint)
-    outputs: dict[str, dict[str, Any]] = {}
-    failed = False
-    for call in plan.calls:
-        step = call.step
-        res = StepResult(step.id, step.operation, "skipped", step.line)
-        if not failed:
-            res = _run_call(plan, call, outputs, transport, clock)
-            failed = res.status != "ok"
-            if not failed:
-                outputs[step.id] = res.outputs
-        result.steps.append(res)
+    steps: dict[str, StepResult] = {
+        s.id: StepResult(s.id, s.operation, "skipped", s.line)
+        for s in plan.playbook.all_steps() if s.operation is not None}
+    walker = Walker(plan.playbook, plan.schema, _raise, live=True, counts=dict(plan.counts))
+    scope = Scope(plan.vars, plan.env, plan.secrets, {}, {},
+                  tuple(s.id for s in plan.playbook.all_steps()), secret_values=set())
+    events = walker.walk(plan.playbook.steps, scope)
+    while True:
+        try:
+            event = next(events)
+        except StopIteration:
+            break
+        except ValueError as exc:  # a run-time value broke a call that was valid in the plan
+            failed = CallResult("?", "", "failed", fault_message=plan.redactor(str(exc)))
+            _fail_current(steps, failed)
+            break
+        if isinstance(event, Skip):
+            continue
+        step = steps[event.step.id]
+        call = _send(plan, event, transport, clock)
+        step.add(call)
         if observe is not None:
-            observe(res)
+            observe(step, call)
+        if call.status != "ok":
+            break
+        _record_outputs(event, call.outputs)
+    result.steps = list(steps.values())
     result.finished_at = clock().isoformat(timespec="seconds")
     return result
 
 
-def _run_call(plan: Plan, call: Call, outputs: dict[str, dict[str, Any]],
-              transport: Transport, clock: Clock) -> StepResult:
-    step = call.step
-    res = StepResult(step.id, step.operation, "failed", step.line)
+def _fail_current(steps: dict[str, StepResult], call: CallResult) -> None:
+    pending = next((s for s in steps.values() if s.status == "skipped" and not s.calls), None)
+    if pending is not None:
+        pending.add(call)
+
+
+def _record_outputs(call: Call, outputs: dict[str, Any]) -> None:
+    """Later steps read these; a batched step's list outputs accumulate over its batches."""
+    store = call.scope.outputs
+    step_id = call.step.id
+    if "/batch-" in call.key and step_id in store and not call.key.endswith("/batch-1"):
+        merged = dict(store[step_id])
+        for name, value in outputs.items():
+            if isinstance(value, list):
+                merged[name] = list(merged.get(name) or []) + value
+            elif isinstance(value, bool):
+                merged[name] = bool(merged.get(name, True)) and value
+        store[step_id] = merged
+    else:
+        store[step_id] = outputs
+
+
+def _send(plan: Plan, call: Call, transport: Transport, clock: Clock) -> CallResult:
+    assert call.step.operation is not None
+    res = CallResult(call.key, call.label, "failed")
     started = time.perf_counter()
     try:
-        body = call.body if call.body is not None else _late_body(plan, call, outputs)
-        binding = plan.schema.bindings[step.operation]
+        binding = plan.schema.bindings[call.step.operation]
         res.attempts = 1
-        reply = transport.post(plan.target.endpoint if plan.target else "", step.operation,
-                               _envelope(plan, call, body, clock))
-        res.outputs = response.read(step.operation, binding.output_element, reply)
+        reply = transport.post(plan.target.endpoint if plan.target else "", call.step.operation,
+                               _envelope(plan, call, clock))
+        res.outputs = response.read(call.step.operation, binding.output_element, reply)
         res.status = "ok"
     except SoapFaultError as exc:
         res.fault_code, res.fault_message = exc.code, plan.redactor(exc.message)
-    except (TransportError, ResponseError, ValueError) as exc:
+    except (TransportError, ResponseError) as exc:
         res.fault_message = plan.redactor(str(exc))
     res.duration_s = round(time.perf_counter() - started, 6)
     return res
 
 
-def _late_body(plan: Plan, call: Call, outputs: dict[str, dict[str, Any]]) -> str:
-    """Build a body that needed earlier steps' outputs; it is XSD-checked again."""
-    scope = Scope(plan.vars, plan.env, plan.secrets,
-                  {s.id: s.operation for s in plan.playbook.steps if s.id in outputs}, outputs)
-    params, errors = variables.resolve_checked(call.step.params, scope.lookup)
-    params.pop("targetWorkspace", None)
-    if errors:
-        raise ValueError("; ".join(message for _, message, _ in errors))
-    body, found = build_body(plan.schema, call.step.operation, params)
-    if found:
-        raise ValueError("the call is invalid after resolving step outputs: " +
-                         "; ".join(f"{p}: {m}" if p else m for p, m in found))
-    return body
+def headers(plan: Plan, call: Call, stamp: str, signature: str) -> str:
+    assert plan.target is not None
+    out = envelope.auth_header(plan.target.user_id, signature, stamp, plan.target.partner_id)
+    if call.workspace:
+        out += envelope.context_header(call.workspace)
+    return out
 
 
-def _envelope(plan: Plan, call: Call, body: str, clock: Clock) -> str:
+def _envelope(plan: Plan, call: Call, clock: Clock) -> str:
     target = plan.target
     assert target is not None
     stamp = auth.w3c_timestamp(clock())  # fresh at send time: Marketo rejects stale ones
     signature = auth.sign(stamp, target.user_id, target.encryption_key)
-    headers = envelope.auth_header(target.user_id, signature, stamp, target.partner_id)
-    if call.workspace:
-        headers += envelope.context_header(str(call.workspace))
-    return envelope.envelope(headers, body)
+    return envelope.envelope(headers(plan, call, stamp, signature), call.body)
+
+
+__all__ = ["CallInfo", "Plan", "RunOptions", "Target", "execute", "operations", "prepare"]

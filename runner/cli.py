@@ -63,12 +63,42 @@ def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def _options(playbook: Path, wsdl: str | None, var: tuple[str, ...], need_target: bool) -> Any:
+def _read_mapping(path: Path, what: str) -> dict[str, Any]:
+    """A --vars-file / --secrets-file: YAML or JSON mapping, or KEY=VALUE lines (dotenv)."""
+    from runner.playbook.source import load
+
+    text = path.read_text(encoding="utf-8")
+    if what == "secrets" and path.suffix not in (".yml", ".yaml", ".json"):
+        pairs = {}
+        for n, line in enumerate(text.splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            name, sep, value = line.removeprefix("export ").partition("=")
+            if not sep:
+                raise UsageError(f"{path}:{n}: expected NAME=VALUE")
+            pairs[name.strip()] = value.strip().strip("'\"")
+        return pairs
+    doc, problems = load(path)
+    if problems:
+        raise PlaybookError(problems)
+    if not isinstance(doc.data, dict):
+        raise UsageError(f"{path}: a {what} file must be a mapping of names to values")
+    return {str(k): v for k, v in doc.data.items()}
+
+
+def _options(playbook: Path, wsdl: str | None, var: tuple[str, ...], need_target: bool,
+             vars_files: tuple[Path, ...] = (), secrets_file: Path | None = None) -> Any:
     from runner.app import RunOptions
 
     env = dict(os.environ)
-    return RunOptions(playbook=playbook, wsdl=wsdl or _default_wsdl(), env=env, secrets=env,
-                      cli_vars=_parse_vars(var), need_target=need_target)
+    secrets = dict(env)
+    if secrets_file is not None:
+        secrets.update({k: str(v) for k, v in _read_mapping(secrets_file, "secrets").items()})
+    return RunOptions(playbook=playbook, wsdl=wsdl or _default_wsdl(), env=env, secrets=secrets,
+                      cli_vars=_parse_vars(var),
+                      file_vars=tuple(_read_mapping(f, "vars") for f in vars_files),
+                      need_target=need_target)
 
 
 _playbook_arg = click.argument("playbook", type=click.Path(exists=True, dir_okay=False,
@@ -76,7 +106,13 @@ _playbook_arg = click.argument("playbook", type=click.Path(exists=True, dir_okay
 _wsdl_opt = click.option("--wsdl", metavar="FILE|URL",
                          help="Check envelopes against this WSDL instead of the bundled 3_1 one.")
 _var_opt = click.option("--var", multiple=True, metavar="NAME=VALUE",
-                        help="Set a playbook variable (repeatable); beats the playbook's vars.")
+                        help="Set a playbook variable (repeatable); beats --vars-file and vars:.")
+_vars_file_opt = click.option("--vars-file", multiple=True, metavar="PATH",
+                              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                              help="YAML/JSON variables (repeatable; a later file wins).")
+_secrets_file_opt = click.option(
+    "--secrets-file", metavar="PATH", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Secrets for ${secret.NAME}: KEY=VALUE lines or YAML; keep it outside the repository.")
 
 
 @cli.command()
@@ -85,19 +121,22 @@ _var_opt = click.option("--var", multiple=True, metavar="NAME=VALUE",
 @click.option("--sandbox-db", type=click.Path(dir_okay=False, path_type=Path),
               default=DEFAULT_SANDBOX_DB, show_default=True, help="The sandbox's lead database.")
 @_var_opt
+@_vars_file_opt
+@_secrets_file_opt
 @_wsdl_opt
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("results.json"), show_default=True, help="Where to write results.")
 @click.option("-q", "--quiet", is_flag=True, help="Only print step lines and the summary.")
 def run(playbook: Path, sandbox: bool, sandbox_db: Path, var: tuple[str, ...],
-        wsdl: str | None, report: Path, quiet: bool) -> int:
+        vars_file: tuple[Path, ...], secrets_file: Path | None, wsdl: str | None, report: Path,
+        quiet: bool) -> int:
     """Validate PLAYBOOK, then send its steps in order."""
     from runner import app
     from runner.console import Console
     from runner.report import json_writer
     from runner.transport import HttpTransport
 
-    plan = app.prepare(_options(playbook, wsdl, var, need_target=not sandbox))
+    plan = app.prepare(_options(playbook, wsdl, var, not sandbox, vars_file, secrets_file))
     console = Console(plan.redactor, quiet)
     transport = HttpTransport()
     try:
@@ -109,11 +148,11 @@ def run(playbook: Path, sandbox: bool, sandbox_db: Path, var: tuple[str, ...],
                 plan.target = app.Target(info.endpoint, info.user_id, Secret(info.encryption_key))
                 plan.redactor.add(info.encryption_key)
                 console.info(f"sandbox: {info.endpoint} (user {info.user_id}, db {sandbox_db})")
-                result = app.execute(plan, transport, observe=console.step)
+                result = app.execute(plan, transport, observe=console.call)
         else:
             assert plan.target is not None
             console.info(f"target: {plan.target.endpoint}")
-            result = app.execute(plan, transport, observe=console.step)
+            result = app.execute(plan, transport, observe=console.call)
     finally:
         transport.close()
     json_writer.write(result, plan.playbook.name, report, plan.redactor)
@@ -121,25 +160,75 @@ def run(playbook: Path, sandbox: bool, sandbox_db: Path, var: tuple[str, ...],
     return ExitCode.OK if result.ok else ExitCode.STEP_FAILED
 
 
+_format_opt = click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]),
+                           default="text", show_default=True,
+                           help="How problems are printed (github: workflow annotations).")
+
+
+def _print_problems(problems: list[Any], fmt: str) -> None:
+    import json
+
+    from runner import planview
+
+    if fmt == "json":
+        click.echo(json.dumps(planview.problems_json(problems), indent=2))
+    elif fmt == "github":
+        click.echo(planview.problems_github(problems))
+
+
 @cli.command()
 @click.argument("playbooks", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_var_opt
+@_vars_file_opt
 @_wsdl_opt
-def validate(playbooks: tuple[Path, ...], var: tuple[str, ...], wsdl: str | None) -> int:
-    """Check PLAYBOOKS completely (schema, Marketo rules, variables, XSD); send nothing."""
+@_format_opt
+def validate(playbooks: tuple[Path, ...], var: tuple[str, ...], vars_file: tuple[Path, ...],
+             wsdl: str | None, fmt: str) -> int:
+    """Check PLAYBOOKS completely (schema, Marketo rules, variables, data, XSD); send nothing."""
     from runner import app
     from runner.console import Console
 
     problems = []
     for path in playbooks:
         try:
-            app.prepare(_options(path, wsdl, var, need_target=False))
+            app.prepare(_options(path, wsdl, var, False, vars_file))
         except PlaybookError as exc:
             problems += exc.problems
     if problems:
+        if fmt != "text":
+            _print_problems(problems, fmt)
+            return ExitCode.INVALID
         raise PlaybookError(problems)
+    if fmt == "json":
+        click.echo("[]")
     Console().info(f"{len(playbooks)} playbook(s) valid")
+    return ExitCode.OK
+
+
+@cli.command()
+@_playbook_arg
+@_var_opt
+@_vars_file_opt
+@_wsdl_opt
+@click.option("--envelopes", type=click.Path(file_okay=False, path_type=Path),
+              help="Write every call's envelope here (signature and secrets redacted).")
+@click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a summary for a pull-request comment.")
+def plan(playbook: Path, var: tuple[str, ...], vars_file: tuple[Path, ...], wsdl: str | None,
+         envelopes: Path | None, markdown: Path | None) -> int:
+    """List every call PLAYBOOK would make, without the network."""
+    from runner import app, planview
+    from runner.envelope_files import EnvelopeWriter
+
+    writer = EnvelopeWriter(envelopes) if envelopes else None
+    prepared = app.prepare(_options(playbook, wsdl, var, False, vars_file),
+                           on_call=writer.write if writer else None)
+    click.echo(prepared.redactor(planview.text(prepared)))
+    if markdown is not None:
+        markdown.write_text(prepared.redactor(planview.markdown(prepared)), encoding="utf-8")
+    if writer is not None:
+        click.echo(f"{writer.count} envelope(s) written to {envelopes}", err=True)
     return ExitCode.OK
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 
 import click
 
-from runner.model import Problem, RunResult, StepResult
+from runner.model import CallResult, Problem, RunResult, StepResult
 
 _MARK = {"ok": ("ok", "green"), "failed": ("FAILED", "red"), "skipped": ("skipped", "yellow")}
 
@@ -34,16 +34,17 @@ class Console:
         noun = "problem" if len(items) == 1 else "problems"
         click.secho(f"{len(items)} {noun} found; nothing was sent.", err=True, fg="red")
 
-    def step(self, res: StepResult) -> None:
+    def call(self, step: StepResult, res: CallResult) -> None:
         label, colour = _MARK.get(res.status, (res.status, "white"))
         detail = ""
         if res.status == "failed":
             code = f"fault {res.fault_code}: " if res.fault_code is not None else ""
             detail = f"  {code}{res.fault_message or ''}"
-        elif res.status == "ok":
+        else:
             shown = {k: v for k, v in res.outputs.items() if isinstance(v, str | int | bool)}
             detail = "  " + " ".join(f"{k}={_show(v)}" for k, v in shown.items()) if shown else ""
-        line = f"{res.id:<20} {res.operation:<22} {label:<8} {res.duration_s * 1000:7.1f} ms{detail}"
+        what = f"{step.id} {res.label}".strip()
+        line = f"{what:<28} {step.operation or '':<22} {label:<7} {res.duration_s * 1000:7.1f} ms{detail}"
         click.secho(self.redact(line), fg=colour if res.status != "ok" else None)
 
     def summary(self, result: RunResult, report: str | None) -> None:

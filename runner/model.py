@@ -10,6 +10,15 @@ class Literal(str):
     """A string written with the YAML `!literal` tag: no `${...}` substitution in it."""
 
 
+@dataclass(frozen=True)
+class Column:
+    """A declared field of loop items: checked and converted on every row."""
+
+    name: str
+    required: bool = False
+    type: str = "string"  # string | integer | number | boolean
+
+
 @dataclass(frozen=True, order=True)
 class Location:
     """A place in a source file; line and column are 1-based."""
@@ -19,7 +28,17 @@ class Location:
     col: int
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}"
+        # A data row has a line but no meaningful column: `leads.csv:17: Email is empty`.
+        return f"{self.file}:{self.line}:{self.col}" if self.col > 0 else f"{self.file}:{self.line}"
+
+
+class LocatedError(ValueError):
+    """Bad input found while streaming a file (a data row), with where it is."""
+
+    def __init__(self, where: Location, message: str) -> None:
+        super().__init__(f"{where.file}:{where.line}: {message}")
+        self.where = where
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -46,16 +65,46 @@ class HttpReply:
 
 
 @dataclass
-class StepResult:
-    id: str
-    operation: str
-    status: str  # ok | failed | skipped
-    line: int
+class CallResult:
+    """One SOAP call of a step: an item, a batch, or the step's only call."""
+
+    key: str
+    label: str
+    status: str  # ok | failed
+    attempts: int = 0
     duration_s: float = 0.0
     outputs: dict[str, Any] = field(default_factory=dict)
     fault_code: int | None = None
     fault_message: str | None = None
-    attempts: int = 0
+
+
+@dataclass
+class StepResult:
+    id: str
+    operation: str | None
+    status: str  # ok | failed | skipped
+    line: int
+    calls: list[CallResult] = field(default_factory=list)
+
+    def add(self, call: CallResult) -> None:
+        self.calls.append(call)
+        self.status = "failed" if call.status != "ok" or self.status == "failed" else "ok"
+
+    @property
+    def duration_s(self) -> float:
+        return round(sum(c.duration_s for c in self.calls), 6)
+
+    @property
+    def attempts(self) -> int:
+        return sum(c.attempts for c in self.calls)
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return self.calls[-1].outputs if len(self.calls) == 1 else {}
+
+    @property
+    def failure(self) -> CallResult | None:
+        return next((c for c in self.calls if c.status != "ok"), None)
 
 
 @dataclass

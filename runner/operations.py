@@ -96,8 +96,11 @@ def text(value: Any) -> Any:
 
 
 def _attributes(value: Any) -> Any:
+    # A null value (an empty CSV cell, a missing column) leaves the field alone rather than
+    # blanking it in Marketo; write "" to clear a field on purpose.
     if isinstance(value, dict):
-        return {"attribute": [{"attrName": k, "attrValue": text(v)} for k, v in value.items()]}
+        return {"attribute": [{"attrName": k, "attrValue": text(v)} for k, v in value.items()
+                              if v is not None]}
     if isinstance(value, list):
         return {"attribute": [{**a, "attrValue": text(a.get("attrValue"))} for a in value]}
     return value

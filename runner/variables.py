@@ -13,7 +13,8 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from runner.model import Literal
@@ -90,7 +91,7 @@ def _parse_path(body: str, text: str) -> tuple[str, tuple[str | int, ...]]:
             raise VariableSyntaxError(f"{text}: unexpected '{body[pos]}'",
                                       "names use letters, digits, _ and -; "
                                       "write ['any text'] for other keys")
-    if not path:
+    if not path and ns != "item":  # ${item} is a whole scalar loop item
         raise VariableSyntaxError(f"{text}: a reference needs a name, like ${{{ns}.name}}")
     return ns, tuple(path)
 
@@ -148,8 +149,14 @@ def walk_strings(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[
 Lookup = Callable[[Ref], Any]
 
 
+@lru_cache(maxsize=4096)
+def _parsed(text: str) -> tuple[Part, ...]:
+    # A loop renders the same few templates for every row: parse each once.
+    return tuple(parse(text))
+
+
 def render(text: str, lookup: Lookup) -> Any:
-    parts = parse(text)
+    parts = _parsed(text)
     if len(parts) == 1 and isinstance(parts[0], Ref):
         return lookup(parts[0])  # a whole-value reference keeps its type
     out = []
@@ -217,9 +224,17 @@ class Scope:
     all_steps: tuple[str, ...] = ()
     item: Any = None
     in_loop: bool = False
+    secret_values: set[str] = field(default_factory=set)  # shared by every copy of a scope
+    looped: set[str] = field(default_factory=set)  # steps that ran once per loop item
+    grouped: dict[str, str] = field(default_factory=dict)  # step id -> its group, once past
 
-    def __post_init__(self) -> None:
-        self.secret_values: set[str] = set()
+    def with_item(self, item: Any) -> Scope:
+        return replace(self, item=item, in_loop=True)
+
+    def inner(self) -> Scope:
+        """A group iteration's scope: its steps' outputs stay inside it."""
+        return replace(self, step_ops=dict(self.step_ops), outputs=dict(self.outputs),
+                       looped=set(self.looped), grouped=dict(self.grouped))
 
     def lookup(self, ref: Ref) -> Any:
         handler = getattr(self, f"_ns_{ref.namespace}", None)
@@ -256,6 +271,13 @@ class Scope:
 
     def _ns_steps(self, ref: Ref) -> Any:
         step = str(ref.path[0])
+        if step in self.grouped:
+            raise Unresolved(f"{ref.text}: step '{step}' is inside the group "
+                             f"'{self.grouped[step]}'; its outputs are only visible there")
+        if step in self.looped and not (self.step_ops.get(step) == "syncMultipleLeads"):
+            raise Unresolved(f"{ref.text}: step '{step}' runs once per loop item; its outputs "
+                             "cannot be read after the loop",
+                             "put the steps that need them in a group with the loop (steps:)")
         if step not in self.step_ops:
             if step in self.all_steps:
                 raise Unresolved(f"{ref.text}: step '{step}' runs at or after this step",

@@ -7,11 +7,15 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from runner.app import build_body
 from runner.resources import wsdl_path
 from runner.soap import envelope, xsd
 from runner.soap.namespaces import MKTOWS, SOAP_ENV
 from tests.conftest import REFERENCE_WSDL
+
+
+def build_body(schema, operation, params):
+    body, problems = envelope.build(schema, operation, params)
+    return body.text, problems
 
 FULL_PARAMS = {
     "syncLead": {

@@ -16,6 +16,8 @@ LAYER1 = ("runner.model", "runner.errors", "runner.operations", "runner.secrets"
 ALLOWED = {
     "runner.playbook": (*LAYER1, "runner.playbook"),
     "runner.variables": LAYER1,
+    "runner.conditions": (*LAYER1, "runner.variables"),
+    "runner.data": LAYER1,
     "runner.soap": (*LAYER1, "runner.soap"),
     "runner.transport": (*LAYER1, "runner.soap.namespaces"),
     "runner.report": (*LAYER1, "runner.report"),
@@ -24,6 +26,7 @@ ALLOWED = {
 }
 OWNERS = {
     "yaml": ("runner.playbook.source", "runner.sandbox.fixture"),
+    "ijson": ("runner.data",),
     "jsonschema": ("runner.playbook.schema",),
     "xmlschema": ("runner.soap.xsd",),
     "requests": ("runner.transport",),

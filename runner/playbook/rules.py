@@ -96,26 +96,30 @@ _RULES: dict[str, Callable[[dict[str, Any]], Iterator[Finding]]] = {
 }
 
 
+def _walk_steps(raw: Any, base: PathT) -> Iterator[tuple[PathT, dict[str, Any]]]:
+    for i, step in enumerate(raw if isinstance(raw, list) else []):
+        if isinstance(step, dict):
+            yield (*base, i), step
+            yield from _walk_steps(step.get("steps"), (*base, i, "steps"))
+
+
 def check(doc: Document) -> list[Problem]:
     problems: list[Problem] = []
-    steps = doc.data.get("steps") if isinstance(doc.data, dict) else None
-    if not isinstance(steps, list):
+    if not isinstance(doc.data, dict):
         return problems
-    seen: dict[str, int] = {}
-    for i, step in enumerate(steps):
-        if not isinstance(step, dict):
-            continue
+    seen: dict[str, PathT] = {}
+    for path, step in _walk_steps(doc.data.get("steps"), ("steps",)):
         sid = step.get("id")
         if isinstance(sid, str):
             if sid in seen:
-                problems.append(Problem(doc.locate(("steps", i, "id")), json_path(("steps", i, "id")),
-                                        f"duplicate step id '{sid}' (also steps[{seen[sid]}])",
-                                        "step ids must be unique"))
-            seen.setdefault(sid, i)
+                problems.append(Problem(doc.locate((*path, "id")), json_path((*path, "id")),
+                                        f"duplicate step id '{sid}' (also {json_path(seen[sid])})",
+                                        "step ids must be unique in the playbook"))
+            seen.setdefault(sid, path)
         for op in OPERATIONS:
             params = step.get(op)
             if isinstance(params, dict) and op in _RULES:
                 for sub, message, hint in _RULES[op](params):
-                    path = ("steps", i, op, *sub)
-                    problems.append(Problem(doc.locate(path), json_path(path), message, hint))
+                    where = (*path, op, *sub)
+                    problems.append(Problem(doc.locate(where), json_path(where), message, hint))
     return problems

@@ -113,17 +113,24 @@ def _unknown_keys(doc: Document, error: Any, path: PathT) -> list[Problem]:
     return problems
 
 
+_STEP_KEYS = ("id", "name", "when", "tags", "loop", "steps", *OPERATIONS)
+
+
 def _operation_count(doc: Document, error: Any, path: PathT) -> list[Problem]:
     present = [k for k in error.instance if k in OPERATIONS]
     if len(present) > 1:
         return [Problem(doc.locate((*path, present[1]), key=True), json_path(path),
                         f"a step has exactly one operation, this one has {' and '.join(present)}",
                         "split it into two steps")]
-    unknown = [k for k in error.instance if k not in ("id", "name", *OPERATIONS)]
+    if present and "steps" in error.instance:
+        return [Problem(doc.locate((*path, "steps"), key=True), json_path(path),
+                        f"a step is either an operation ({present[0]}) or a group (steps:), "
+                        "not both", "move the operation into the group's steps")]
+    unknown = [k for k in error.instance if k not in _STEP_KEYS]
     if unknown:
         return []  # the unknown key (probably a misspelt operation) is already reported
     return [Problem(doc.locate(path), json_path(path), "the step has no operation",
-                    f"add one of: {', '.join(OPERATIONS)}")]
+                    f"add one of: {', '.join(OPERATIONS)} (or steps: for a group)")]
 
 
 def validate(doc: Document) -> list[Problem]:
@@ -132,7 +139,7 @@ def validate(doc: Document) -> list[Problem]:
         path = tuple(error.absolute_path)
         if error.validator == "additionalProperties":
             problems += _unknown_keys(doc, error, path)
-        elif error.validator == "oneOf" and path[:1] == ("steps",) and len(path) == 2:
+        elif error.validator == "oneOf" and len(path) >= 2 and path[-2] == "steps":
             problems += _operation_count(doc, error, path)
         elif error.validator == "required":
             problems.append(Problem(doc.locate(path), json_path(path), error.message))

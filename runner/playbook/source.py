@@ -9,6 +9,7 @@ a string that variable substitution must leave alone.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from runner.model import Literal, Location, Problem
+from runner.model import Literal, LocatedError, Location, Problem
 
 PathT = tuple[str | int, ...]
 LITERAL_TAG = "!literal"
@@ -182,3 +183,32 @@ def load(path: Path, display: str | None = None) -> tuple[Document, list[Problem
     builder = _Builder(doc, text)
     doc.data = builder.build(root, ())
     return doc, builder.problems
+
+
+def iter_items(path: Path, display: str) -> Iterator[tuple[int, Any]]:
+    """Stream a YAML file whose document is a list: (line, item) one at a time."""
+    with path.open(encoding="utf-8") as f:
+        loader = _Loader(f)
+        try:
+            loader.get_event()  # type: ignore[no-untyped-call]  # stream start
+            if loader.check_event(yaml.StreamEndEvent):
+                return
+            loader.get_event()  # type: ignore[no-untyped-call]  # document start
+            if not loader.check_event(yaml.SequenceStartEvent):
+                raise LocatedError(Location(display, 1, 1), "a YAML data file must be a list")
+            loader.get_event()  # type: ignore[no-untyped-call]
+            while not loader.check_event(yaml.SequenceEndEvent):
+                node = loader.compose_node(None, None)  # type: ignore[arg-type]
+                assert node is not None
+                builder = _Builder(Document(display, None), "")
+                value = builder.build(node, ())
+                if builder.problems:
+                    first = builder.problems[0]
+                    raise LocatedError(first.location, first.message)
+                yield node.start_mark.line + 1, value
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark
+            raise LocatedError(Location(display, (mark.line + 1) if mark else 1, 1),
+                               f"YAML syntax error: {exc.problem}") from None
+        finally:
+            loader.dispose()

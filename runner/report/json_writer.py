@@ -9,9 +9,40 @@ from pathlib import Path
 from typing import Any
 
 from runner import __version__
-from runner.model import RunResult
+from runner.model import CallResult, RunResult, StepResult
 
 FORMAT_VERSION = 1
+
+
+def _fault(code: int | None, message: str | None) -> dict[str, Any]:
+    return {"code": code, "message": message}
+
+
+def _call(call: CallResult) -> dict[str, Any]:
+    return {
+        "key": call.key,
+        "label": call.label,
+        "status": call.status,
+        "attempts": call.attempts,
+        "duration_s": call.duration_s,
+        "outputs": call.outputs,
+        "fault": None if call.status == "ok" else _fault(call.fault_code, call.fault_message),
+    }
+
+
+def _step(step: StepResult) -> dict[str, Any]:
+    failure = step.failure
+    return {
+        "id": step.id,
+        "operation": step.operation,
+        "line": step.line,
+        "status": step.status,
+        "attempts": step.attempts,
+        "duration_s": step.duration_s,
+        "outputs": step.outputs,
+        "fault": None if failure is None else _fault(failure.fault_code, failure.fault_message),
+        "calls": [_call(c) for c in step.calls],
+    }
 
 
 def to_dict(result: RunResult, name: str) -> dict[str, Any]:
@@ -25,20 +56,7 @@ def to_dict(result: RunResult, name: str) -> dict[str, Any]:
         "finished_at": result.finished_at,
         "status": "ok" if result.ok else "failed",
         "summary": counts,
-        "steps": [
-            {
-                "id": s.id,
-                "operation": s.operation,
-                "line": s.line,
-                "status": s.status,
-                "attempts": s.attempts,
-                "duration_s": s.duration_s,
-                "outputs": s.outputs,
-                "fault": None if s.status != "failed" else {
-                    "code": s.fault_code, "message": s.fault_message},
-            }
-            for s in result.steps
-        ],
+        "steps": [_step(s) for s in result.steps],
     }
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
+from runner import operations
 from runner.soap.namespaces import MKTOWS, SOAP_ENV, XSI
 from runner.soap.xsd import ServiceSchema
 
@@ -32,10 +33,25 @@ class BuildIssue:
     message: str
 
 
+@dataclass(frozen=True)
+class Body:
+    """A written body element: its text, what is wrong with it, and its structural shape.
+
+    `shape` is the element tree with values left out and runs of an unbounded element
+    collapsed: two bodies of the same shape whose values each fit their simple types are
+    equally valid, which is what lets the schema check skip repeats (see xsd.check_body).
+    """
+
+    element: str
+    text: str
+    issues: list[BuildIssue]
+    shape: tuple[Any, ...]
+
+
 def _scalar(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return escape(str(value))
+    return str(value)
 
 
 class BodyWriter:
@@ -44,43 +60,72 @@ class BodyWriter:
     def __init__(self, schema: ServiceSchema) -> None:
         self.schema = schema
 
-    def write(self, element: str, params: Mapping[str, Any]) -> tuple[str, list[BuildIssue]]:
+    def write(self, element: str, params: Mapping[str, Any]) -> Body:
         issues: list[BuildIssue] = []
         out = [f'<ns1:{element} xmlns:ns1="{MKTOWS}" xmlns:xsi="{XSI}">']
-        self._children(self.schema.element(element), params, "", out, issues)
+        shape = self._children(self.schema.element(element), params, "", out, issues)
         out.append(f"</ns1:{element}>")
-        return "".join(out), issues
+        return Body(element, "".join(out), issues, shape)
 
     def _children(self, decl: Any, value: Mapping[str, Any], path: str, out: list[str],
-                  issues: list[BuildIssue]) -> None:
+                  issues: list[BuildIssue]) -> tuple[Any, ...]:
         children = self.schema.children(decl)
-        known = {c.name for c in children}
-        for key in value:
-            if key not in known:
-                allowed = ", ".join(c.name for c in children) or "no child elements"
-                issues.append(BuildIssue(f"{path}{key}", f"not an element of {decl.local_name} "
-                                         f"in {self.schema.source} (allowed: {allowed})"))
+        known = self.schema.child_names(decl)
+        if not known.issuperset(value):
+            for key in value:
+                if key not in known:
+                    allowed = ", ".join(c.name for c in children) or "no child elements"
+                    issues.append(BuildIssue(f"{path}{key}", f"not an element of "
+                                             f"{decl.local_name} in {self.schema.source} "
+                                             f"(allowed: {allowed})"))
+        shape: list[Any] = []
         for child in children:
             if child.name not in value:
                 continue
             item = value[child.name]
             items = item if isinstance(item, list) and child.max_occurs != 1 else [item]
+            seen: set[Any] = set()
             for i, one in enumerate(items):
                 where = f"{path}{child.name}" + (f"[{i}]" if items is item else "")
-                self._element(child.name, child.decl, one, where, out, issues)
+                sub = self._element(child.name, child.decl, one, where, out, issues)
+                # An unbounded element's repeats add nothing new to the shape.
+                if child.max_occurs is not None or sub not in seen:
+                    shape.append(sub)
+                    seen.add(sub)
+        return tuple(shape)
 
     def _element(self, name: str, decl: Any, value: Any, path: str, out: list[str],
-                 issues: list[BuildIssue]) -> None:
+                 issues: list[BuildIssue]) -> tuple[Any, ...]:
         if value is None:
             out.append(f'<{name} xsi:nil="true"/>')
-        elif isinstance(value, Mapping):
+            return (name, "nil")
+        if isinstance(value, dict):  # dict, not Mapping: an ABC check per element is slow
             out.append(f"<{name}>")
-            self._children(decl, value, path + ".", out, issues)
+            inner = self._children(decl, value, path + ".", out, issues)
             out.append(f"</{name}>")
-        elif isinstance(value, list):
+            return (name, inner)
+        if isinstance(value, list):
             issues.append(BuildIssue(path, f"{name} takes one value, not a list"))
-        else:
-            out.append(f"<{name}>{_scalar(value)}</{name}>")
+            return (name, "list")
+        text = _scalar(value)
+        problem = self.schema.value_error(decl, text)
+        if problem:
+            issues.append(BuildIssue(path, problem))
+        out.append(f"<{name}>{escape(text)}</{name}>")
+        return (name,)
+
+
+def build(schema: ServiceSchema, operation: str, params: Mapping[str, Any]) -> tuple[
+        Body | None, list[tuple[str, str]]]:
+    """The operation's body from playbook-shaped params, XSD-checked; problems as
+    (dotted playbook sub-path, message)."""
+    binding = schema.bindings.get(operation)
+    if binding is None:
+        return None, [("", f"operation {operation} is not in the WSDL {schema.source}")]
+    body = BodyWriter(schema).write(binding.input_element, operations.to_wsdl(operation, dict(params)))
+    if body.issues:
+        return body, [(i.path, i.message) for i in body.issues]
+    return body, [("", f"not valid against {schema.source}: {m}") for m in schema.check_body(body)]
 
 
 def auth_header(user_id: str, signature: str, timestamp: str, partner_id: str | None = None) -> str:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 import sys
 import urllib.request
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
 import xmlschema
@@ -23,7 +24,12 @@ from xmlschema.extras.wsdl import Wsdl11Document
 
 from runner.soap.namespaces import MKTOWS
 
+if TYPE_CHECKING:
+    from runner.soap.envelope import Body
+
 _CACHE_FORMAT = 1
+_XS_STRING = "{http://www.w3.org/2001/XMLSchema}string"
+_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,9 @@ class ServiceSchema:
         self.elements = elements
         self.bindings = bindings
         self._children: dict[int, tuple[Child, ...]] = {}
+        self._values: dict[tuple[int, str], bool] = {}
+        self._names: dict[int, frozenset[str]] = {}
+        self._valid_shapes: set[tuple[str, tuple[Any, ...]]] = set()
 
     def element(self, name: str) -> Any:
         return self.elements[name]
@@ -76,6 +85,42 @@ class ServiceSchema:
                     for c in decl.type.content.iter_elements()
                 )
             self._children[key] = found
+        return found
+
+    def child_names(self, decl: Any) -> frozenset[str]:
+        key = id(decl.type)
+        names = self._names.get(key)
+        if names is None:
+            names = self._names[key] = frozenset(c.name for c in self.children(decl))
+        return names
+
+    def value_error(self, decl: Any, text: str) -> str | None:
+        """Why `text` is not a valid value of the element's simple type, or None."""
+        kind = decl.type
+        if _ILLEGAL_XML.search(text):
+            return f"{text!r} has characters XML cannot carry"
+        if kind.name == _XS_STRING:
+            return None  # any legal text is an xs:string
+        if kind.is_simple() or kind.has_simple_content():
+            key = (id(kind), text)
+            ok = self._values.get(key)
+            if ok is None:
+                ok = self._values[key] = bool(kind.is_valid(text))
+                if len(self._values) > 100_000:
+                    self._values.clear()  # bounded: values of a data file are unbounded
+            if not ok:
+                return f"{text!r} is not a valid {kind.local_name or 'value'}"
+        return None
+
+    def check_body(self, body: Body) -> list[str]:
+        """Schema errors of a written body. A shape validated once needs no second walk:
+        its values were each checked against their simple types while it was written."""
+        key = (body.element, body.shape)
+        if key in self._valid_shapes:
+            return []
+        found = self.errors(body.element, ET.fromstring(body.text))
+        if not found:
+            self._valid_shapes.add(key)
         return found
 
     def errors(self, element_name: str, elem: ET.Element) -> list[str]:

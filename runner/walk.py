@@ -1,0 +1,283 @@
+"""The call stream: a playbook's steps turned into the SOAP calls they make, one at a time.
+
+One walker serves both passes. The dry pass (prepare/validate/plan) resolves what it can,
+gives step outputs typed placeholders, builds and XSD-checks every body and collects every
+problem without stopping. The live pass (execute) is the same walk with real outputs fed
+back by the sender between calls. Loops over data files are streamed; batched operations
+accumulate at most one batch in memory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runner import data, operations, variables
+from runner.conditions import ConditionError, Unknown, compile_condition
+from runner.model import LocatedError, Location
+from runner.playbook import Loop, Playbook, Step, iter_items
+from runner.soap import envelope
+from runner.soap.xsd import ServiceSchema
+from runner.variables import Pending, Scope, Unresolved
+
+PathT = tuple[str | int, ...]
+MAX_ROW_PROBLEMS = 50  # per loop: past this, a broken file is summarised, not listed
+
+
+@dataclass
+class Call:
+    """One SOAP call: what a step sends for one item or one batch."""
+
+    step: Step
+    key: str  # stable within a run: "sync", "import/batch-3", "onboard/item-17/sync"
+    label: str  # for people: "batch 3", "item 17 (leads.csv:18)"
+    params: dict[str, Any]  # resolved, WSDL-shaped except for defaults
+    workspace: str | None
+    body: str
+    records: int
+    scope: Scope
+    pending: tuple[str, ...] = ()  # steps whose outputs this call still waits for
+    condition: str | None = None  # dry pass: the step's `when` needs a run-time value
+
+
+@dataclass
+class Skip:
+    step: Step
+    key: str
+    reason: str
+
+
+Report = Callable[[PathT | Location, str, str | None], None]
+
+
+@dataclass
+class Walker:
+    playbook: Playbook
+    schema: ServiceSchema
+    report: Report  # where problems go (dry pass) / raise (live pass)
+    live: bool
+    counts: dict[str, int] = field(default_factory=dict)  # calls per step (dry pass)
+
+    def __post_init__(self) -> None:
+        self.base = self.playbook.path.parent
+
+    # -- entry ---------------------------------------------------------------------------
+    def walk(self, steps: tuple[Step, ...], scope: Scope, prefix: str = "") -> Iterator[Call | Skip]:
+        for step in steps:
+            key = f"{prefix}{step.id}"
+            # With a loop, `when` filters the items (it may read ${item...}); see _items.
+            when = True if step.loop is not None else self._condition(step, scope)
+            if when is False:
+                yield Skip(step, key, f"when: {step.when}")
+                scope.step_ops[step.id] = step.operation or "group"
+                continue
+            condition = f"known after step {when.step}" if isinstance(when, Unknown) else None
+            if step.children:
+                yield from self._group(step, scope, key)
+            elif step.loop is not None and step.operation in operations.BATCHING:
+                yield from self._batched(step, scope, key, condition)
+            elif step.loop is not None:
+                for row, item_scope, note in self._items(step, scope):
+                    yield from self._one(step, item_scope, f"{key}/item-{row.number}",
+                                         _item_label(row), note)
+            elif step.operation in operations.BATCHING:
+                yield from self._batched(step, scope, key, condition)
+            else:
+                yield from self._one(step, scope, key, "", condition)
+            scope.step_ops[step.id] = step.operation or "group"
+            if step.loop is not None:
+                scope.looped.add(step.id)
+            scope.grouped.update({inner.id: step.id for inner in step.walk()[1:]})
+
+    # -- conditions ------------------------------------------------------------------------
+    def _condition(self, step: Step, scope: Scope) -> bool | Unknown:
+        if step.when is None:
+            return True
+        try:
+            return compile_condition(step.when).evaluate(scope.lookup)
+        except (ConditionError, Unresolved) as exc:
+            self.report((*step.path, "when"), f"condition: {exc}", getattr(exc, "hint", None))
+            return False
+
+    # -- loops -----------------------------------------------------------------------------
+    def _rows(self, loop: Loop, scope: Scope) -> Iterator[data.Row]:
+        where = self.playbook.doc.locate(loop.path)
+        if loop.file is not None:
+            path = (self.base / loop.file)
+            display = loop.file
+            if not path.is_file():
+                self.report((*loop.path, "file"), f"data file {loop.file} does not exist",
+                            f"paths are relative to the playbook ({self.base})")
+                return
+            try:
+                fmt = data.file_format(path, loop.format)
+            except ValueError as exc:
+                self.report((*loop.path, "file"), str(exc), None)
+                return
+            yield from data.read_file(path, display, fmt, loop.delimiter, iter_items)
+            return
+        items = loop.items
+        if isinstance(items, str):
+            items, errors = variables.resolve_checked(items, scope.lookup)
+            for _, message, hint in errors:
+                self.report(loop.path, message, hint)
+            if errors:
+                return
+            if not isinstance(items, list):
+                self.report(loop.path, f"loop: {loop.items} is not a list", None)
+                return
+        for n, item in enumerate(items or [], 1):
+            yield data.Row(n, where, item)
+
+    def _items(self, step: Step, scope: Scope) -> Iterator[tuple[data.Row, Scope, str | None]]:
+        """The loop's items that pass the step's `when`, each with its scope."""
+        assert step.loop is not None
+        bad = 0
+        rows = self._rows(step.loop, scope)
+        while True:
+            try:
+                row = next(rows)
+                row = data.check_row(row, step.loop.columns)
+            except StopIteration:
+                break
+            except LocatedError as exc:
+                bad += 1
+                if bad <= MAX_ROW_PROBLEMS:
+                    self.report(exc.where, exc.message, None)
+                if isinstance(exc, data.RowError):
+                    continue
+                break  # a file that cannot be read any further
+            item_scope = scope.with_item(row.value)
+            when = self._condition(step, item_scope)
+            if when is False:
+                continue
+            yield row, item_scope, (f"known after step {when.step}"
+                                    if isinstance(when, Unknown) else None)
+        if bad > MAX_ROW_PROBLEMS:
+            self.report(step.loop.path, f"{bad - MAX_ROW_PROBLEMS} more rows with problems", None)
+
+    def _group(self, step: Step, scope: Scope, key: str) -> Iterator[Call | Skip]:
+        if step.loop is None:
+            yield from self.walk(step.children, scope.inner(), f"{key}/")
+            return
+        for row, item_scope, _ in self._items(step, scope):
+            yield from self.walk(step.children, item_scope.inner(), f"{key}/item-{row.number}/")
+
+    # -- calls -----------------------------------------------------------------------------
+    def _resolve(self, step: Step, scope: Scope) -> dict[str, Any] | None:
+        params, errors = variables.resolve_checked(step.params, scope.lookup)
+        for sub, message, hint in errors:
+            self.report((*step.op_path, *sub), message, hint)
+        return None if errors else params
+
+    def _one(self, step: Step, scope: Scope, key: str, label: str,
+             condition: str | None) -> Iterator[Call]:
+        params = self._resolve(step, scope)
+        if params is not None:
+            call = self._call(step, scope, key, label, params, condition)
+            if call is not None:
+                yield call
+
+    def _batched(self, step: Step, scope: Scope, key: str,
+                 condition: str | None) -> Iterator[Call]:
+        assert step.operation is not None
+        list_field, limit = operations.BATCHING[step.operation]
+        batch: list[Any] = []
+        batch_key: str | None = None
+        rest: dict[str, Any] = {}
+        number = 0
+        known_total: int | None = None
+        items = self._items(step, scope) if step.loop else iter([(None, scope, condition)])
+        for _, item_scope, note in items:
+            condition = condition or note
+            params = self._resolve(step, item_scope)
+            if params is None:
+                continue
+            entries = params.pop(list_field, None) or []
+            if not isinstance(entries, list):
+                self.report((*step.op_path, list_field), f"{list_field} must be a list", None)
+                continue
+            # Items share a call only when everything but the list is the same.
+            this_key = json.dumps(params, sort_keys=True, default=str)
+            if batch and this_key != batch_key:
+                number += 1
+                yield from self._flush(step, scope, key, number, rest, list_field, batch, condition,
+                                       known_total)
+                batch = []
+            batch_key, rest = this_key, params
+            if step.loop is None:  # the whole list is known: so is the number of batches
+                known_total = max(1, -(-len(entries) // limit))
+            for entry in entries:
+                batch.append(entry)
+                if len(batch) == limit:
+                    number += 1
+                    yield from self._flush(step, scope, key, number, rest, list_field, batch,
+                                           condition, known_total)
+                    batch = []
+        # A step without a loop always makes its call, even with an empty list.
+        if batch or (number == 0 and step.loop is None and batch_key is not None):
+            number += 1
+            yield from self._flush(step, scope, key, number, rest, list_field, batch, condition,
+                                       known_total)
+
+    def _flush(self, step: Step, scope: Scope, key: str, number: int, rest: dict[str, Any],
+               list_field: str, batch: list[Any], condition: str | None,
+               known_total: int | None) -> Iterator[Call]:
+        total = known_total or (self.counts.get(key) if self.live else None)
+        label = "" if total == 1 else (f"batch {number}/{total}" if total else f"batch {number}")
+        call = self._call(step, scope, f"{key}/batch-{number}", label,
+                          {**rest, list_field: batch}, condition)
+        if call is not None:
+            yield call
+
+    def _call(self, step: Step, scope: Scope, key: str, label: str, params: dict[str, Any],
+              condition: str | None) -> Call | None:
+        assert step.operation is not None
+        pending = tuple(sorted({p.step for p in _pendings(params)}))
+        workspace = params.pop("targetWorkspace", None) if step.operation == "syncLead" else None
+        body, problems = envelope.build(self.schema, step.operation, _samples(params))
+        for where, message in problems:
+            self.report((*step.op_path, *where.split(".")) if where else step.op_path, message,
+                        None)
+        if body is None or problems:
+            return None
+        if not self.live:  # the live pass reads the dry pass's counts for "batch i/n"
+            step_key = key.split("/batch-")[0]
+            self.counts[step_key] = self.counts.get(step_key, 0) + 1
+        records = len(params.get(operations.BATCHING.get(step.operation, ("", 0))[0]) or []) or 1
+        return Call(step, key, label, params, None if workspace is None else str(workspace),
+                    body.text, records, scope, pending, condition)
+
+
+def _item_label(row: data.Row) -> str:
+    return f"item {row.number} ({row.where.file}:{row.where.line})"
+
+
+def _pendings(value: Any) -> Iterator[Pending]:
+    if isinstance(value, Pending):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _pendings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _pendings(v)
+
+
+def _samples(value: Any) -> Any:
+    if isinstance(value, Pending):
+        return value.sample
+    if isinstance(value, dict):
+        return {k: _samples(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_samples(v) for v in value]
+    return value
+
+
+def data_files(playbook: Playbook) -> list[Path]:
+    """Every data file the playbook's loops read (for hashing and `plan`)."""
+    return [playbook.path.parent / s.loop.file for s in playbook.all_steps()
+            if s.loop is not None and s.loop.file is not None]
