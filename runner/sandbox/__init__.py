@@ -5,6 +5,9 @@ Only `cli` and tests import this package (it is its own top layer). It may use
 
     with running(tmp_path / "db.sqlite") as info:
         ...  # POST signed requests to info.endpoint as info.user_id / info.encryption_key
+
+Settings live in one `SandboxConfig` (config.py): the defaults, then the fixture's
+`config:` section, then what the caller passes. docs/sandbox.md describes the behaviour.
 """
 
 from __future__ import annotations
@@ -13,21 +16,33 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from runner.errors import UsageError
 from runner.resources import wsdl_path
+from runner.sandbox.config import (
+    FAULT_KINDS,
+    ConfigError,
+    FaultPlan,
+    SandboxConfig,
+    parse_fault,
+)
+from runner.sandbox.db import SchemaError
 from runner.sandbox.fixture import DEFAULT_FIXTURE, load_fixture
+from runner.sandbox.inspection import reset, show
 from runner.sandbox.server import SandboxServer
-from runner.sandbox.service import DEFAULT_WINDOW, Service
-from runner.sandbox.store import Store
+from runner.sandbox.service import Service
+from runner.sandbox.store import Store, utc_now
 from runner.soap.xsd import load as load_schema
 
+DEFAULT_WINDOW = SandboxConfig().timestamp_window
+
 __all__ = [
-    "DEFAULT_FIXTURE", "DEFAULT_WINDOW", "SandboxInfo", "Store", "open_store", "running",
-    "serve",
+    "DEFAULT_FIXTURE", "DEFAULT_WINDOW", "FAULT_KINDS", "ConfigError", "FaultPlan",
+    "SandboxConfig", "SandboxInfo", "Store", "fixture_config", "open_store", "parse_fault",
+    "reset", "running", "serve", "show",
 ]
 
 
@@ -39,6 +54,7 @@ class SandboxInfo:
     user_id: str
     encryption_key: str
     db_path: Path
+    config: SandboxConfig = field(default_factory=SandboxConfig)  # the settings in force
 
 
 def open_store(db_path: Path) -> Store:
@@ -46,23 +62,33 @@ def open_store(db_path: Path) -> Store:
     try:
         db_path.parent.mkdir(parents=True, exist_ok=True)  # e.g. the CLI's .mktows/
         return Store(db_path)
-    except (OSError, sqlite3.Error) as exc:
+    except (OSError, sqlite3.Error, SchemaError) as exc:
         raise UsageError(f"{db_path}: cannot open the sandbox database: {exc}") from exc
+
+
+def fixture_config(fixture: Path | None = None) -> SandboxConfig:
+    """The settings a fixture's `config:` section gives (defaults where it is silent); the
+    CLI applies its flags on top with `.override(...)` and passes the result as `config`."""
+    return load_fixture(fixture).config
 
 
 @contextmanager
 def running(db_path: Path, fixture: Path | None = None, host: str = "127.0.0.1",
-            port: int = 0, *, strict: bool = True,
-            window: timedelta = DEFAULT_WINDOW) -> Iterator[SandboxInfo]:
+            port: int = 0, *, config: SandboxConfig | None = None, strict: bool | None = None,
+            window: timedelta | None = None,
+            clock: Callable[[], datetime] = utc_now) -> Iterator[SandboxInfo]:
     """Serve in a daemon thread for the duration of the `with` block (port 0: any free port).
 
     Args:
         db_path: the SQLite file; created if missing, reused (with its leads) if not.
-        fixture: programs, campaigns, fields and users; None for the packaged default.
-        strict: validate every request body against the WSDL (fault 20012 when invalid).
-        window: how far requestTimestamp may be from the server's clock (else 20016).
+        fixture: users, settings, workspaces, fields, seed leads, programs, campaigns;
+            None for the packaged default.
+        config: every setting; None for the fixture's `config:` section.
+        strict, window: shorthands overriding `config.strict` / `config.timestamp_window`.
+        clock: the server's clock (timestamps, limits, days); tests pass a fake one.
     """
-    server, store, info = _start(db_path, fixture, host, port, strict, window)
+    server, store, info = _start(db_path, fixture, host, port,
+                                 _settings(fixture, config, strict, window), clock)
     # A short poll interval: shutdown() waits for the serving loop's next poll.
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="mktows-sandbox",
                               daemon=True)
@@ -78,12 +104,14 @@ def running(db_path: Path, fixture: Path | None = None, host: str = "127.0.0.1",
 
 def serve(db_path: Path, fixture: Path | None = None, host: str = "127.0.0.1",
           port: int = 8080, on_ready: Callable[[SandboxInfo], None] | None = None, *,
-          strict: bool = True, window: timedelta = DEFAULT_WINDOW) -> None:
+          config: SandboxConfig | None = None, strict: bool | None = None,
+          window: timedelta | None = None) -> None:
     """Serve in the calling thread until KeyboardInterrupt, then shut down and return.
 
     `on_ready` is called once the socket is listening (e.g. to print the endpoint).
     """
-    server, store, info = _start(db_path, fixture, host, port, strict, window)
+    server, store, info = _start(db_path, fixture, host, port,
+                                 _settings(fixture, config, strict, window), utc_now)
     try:
         if on_ready is not None:
             on_ready(info)
@@ -95,18 +123,34 @@ def serve(db_path: Path, fixture: Path | None = None, host: str = "127.0.0.1",
         store.close()
 
 
-def _start(db_path: Path, fixture: Path | None, host: str, port: int, strict: bool,
-           window: timedelta) -> tuple[SandboxServer, Store, SandboxInfo]:
+def _settings(fixture: Path | None, config: SandboxConfig | None, strict: bool | None,
+              window: timedelta | None) -> SandboxConfig | None:
+    if strict is None and window is None:
+        return config
+    base = config or load_fixture(fixture).config
+    changes = {k: v for k, v in (("strict", strict), ("timestamp_window", window))
+               if v is not None}
+    return base.override(**changes)
+
+
+def _start(db_path: Path, fixture: Path | None, host: str, port: int,
+           config: SandboxConfig | None, clock: Callable[[], datetime]
+           ) -> tuple[SandboxServer, Store, SandboxInfo]:
     loaded = load_fixture(fixture)
     schema = load_schema(str(wsdl_path()))
     wsdl = wsdl_path().read_text(encoding="utf-8")
     store = open_store(db_path)
-    service = Service(schema, loaded, store, strict=strict, window=window)
     try:
+        store.clock = clock
+        store.seed(loaded.leads)
+        service = Service(schema, loaded, store, config or loaded.config, clock=clock)
         server = SandboxServer((host, port), service, wsdl)
     except OSError as exc:
         store.close()
         raise UsageError(f"the sandbox cannot listen on {host}:{port}: {exc.strerror}") from exc
+    except BaseException:
+        store.close()
+        raise
     user = loaded.users[0]
     return server, store, SandboxInfo(server.endpoint(), user.user_id, user.encryption_key,
-                                      db_path)
+                                      db_path, service.config)

@@ -15,15 +15,20 @@ SHORT_TEXT = {
     10001: "Internal Error",
     20012: "Request Not Understood",
     20014: "Authentication failed",
+    20015: "Request Limit Exceeded",
     20016: "Request Expired",
     20019: "Unsupported Operation",
+    20023: "Rate Limit Exceeded",
+    20024: "Concurrency Limit Exceeded",
     20101: "Lead Key Required",
+    20102: "Lead Key Bad",
     20103: "Lead not found",
     20105: "Unknown lead field",
     20106: "Lead Sync Failed",
     20109: "Parameter Required",
     20110: "Bad Parameter",
     20113: "Campaign Not Found",
+    20114: "Bad Parameter",
 }
 
 _TEMPLATE = (

@@ -69,7 +69,7 @@ def lead_record(lead: Lead, fixture: Fixture) -> str:
 
 
 def _attributes(lead: Lead, fixture: Fixture) -> Iterable[str]:
-    rank = {f.name: i for i, f in enumerate(fixture.fields)}
+    rank = fixture.field_rank
     # A field dropped from the fixture since the lead was stored sorts last, typed string.
     for name in sorted(lead.attributes, key=lambda n: (rank.get(n, len(rank)), n)):
         value = lead.attributes[name]

@@ -3,6 +3,11 @@
 `GET /soap/mktows/<version>?WSDL` serves the project's WSDL with its soap:address pointing
 here; `POST /soap/mktows/<version>` (text/xml) goes to the `Service`. Everything else is
 404, 405 or 415 and never reaches the service, so it is not counted as a request.
+
+Fault injection happens here, where HTTP can misbehave: each SOAP POST takes the next
+request number N and the `Injector` decides its fault (injection.py). HTTP 500/503 carry
+no SOAP body; a drop closes the connection without a byte of reply, before the service
+sees the request or after it has committed. Both are logged in the store.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
+from runner.sandbox.injection import Injector
 from runner.sandbox.service import Service
 
 _ENDPOINT = re.compile(r"/soap/mktows/(\d+_\d+)/?")
@@ -33,6 +39,7 @@ class SandboxServer(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
         self.service = service
+        self.injector = Injector(service.config.faults)
         self._wsdl = wsdl
         self._open: set[socket.socket] = set()
         self._idle = threading.Condition()
@@ -114,8 +121,25 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.headers.get_content_type() != "text/xml":
             self._send(415, b"SOAP 1.1 requests need Content-Type: text/xml\n", _TEXT)
         else:
-            reply = self.server.service.handle(body, self.headers.get("SOAPAction"))
-            self._send(reply.status, reply.body, reply.content_type)
+            self._soap(body)
+
+    def _soap(self, body: bytes) -> None:
+        service = self.server.service
+        n, kind, operation = self.server.injector.next(body)
+        if kind in ("http500", "http503", "drop_before"):
+            service.record_injected(n, operation, kind)
+            if kind == "drop_before":
+                self.close_connection = True  # no reply at all: the client sees EOF
+            else:
+                self._send(500 if kind == "http500" else 503, b"", _TEXT, close=True)
+            return
+        delay = service.config.faults.slow_seconds if kind == "slow" else 0.0
+        reply = service.handle(body, self.headers.get("SOAPAction"), n=n, injected=kind,
+                               delay=delay)
+        if kind == "drop_after":
+            self.close_connection = True  # the server acted; the client never hears
+            return
+        self._send(reply.status, reply.body, reply.content_type)
 
     def _not_allowed(self) -> None:
         if self._read_body() is not None:

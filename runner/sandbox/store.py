@@ -1,9 +1,11 @@
-"""The sandbox's persistent state in SQLite: leads, campaign runs, and every SOAP request.
+"""The sandbox's persistent state in SQLite: leads, campaign runs, cloned programs, and every
+SOAP request.
 
 One connection shared by the server's threads behind a re-entrant lock: sqlite3 objects
-must not be used by two threads at once, and one writer at a time is all a local sandbox
-needs. WAL mode lets another process (`open_store` from the CLI or a test) read while the
-server writes. Stdlib only.
+must not be used by two threads at once, and SQLite has one writer at a time anyway. Each
+request is one transaction (`transaction()`), the operation inside a savepoint so a fault
+undoes its writes but keeps the request's log row. WAL mode lets another process (the CLI,
+a test) read while the server writes. Time comes from `clock`, so tests can fake it.
 """
 
 from __future__ import annotations
@@ -11,53 +13,19 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-_SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS leads (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    email TEXT COLLATE NOCASE,
-    foreign_sys_person_id TEXT UNIQUE,
-    foreign_sys_type TEXT,
-    cookie TEXT UNIQUE,
-    workspace TEXT NOT NULL,
-    attributes TEXT NOT NULL DEFAULT '{}',
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS leads_email ON leads (email);
-CREATE TABLE IF NOT EXISTS campaign_runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL CHECK (kind IN ('request', 'schedule')),
-    campaign_id INTEGER NOT NULL,
-    program_name TEXT NOT NULL,
-    campaign_name TEXT NOT NULL,
-    source TEXT,
-    lead_ids TEXT NOT NULL DEFAULT '[]',
-    tokens TEXT NOT NULL DEFAULT '{}',
-    requested_at TEXT NOT NULL,
-    run_at TEXT,
-    clone_to_program_name TEXT,
-    ignored_keys INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS requests (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    time TEXT NOT NULL,
-    operation TEXT,
-    fault_code INTEGER,
-    detail TEXT
-);
-"""
+from runner.sandbox.db import connect
+from runner.sandbox.fixture import SeedLead
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -69,7 +37,7 @@ class Lead:
     foreign_sys_person_id: str | None
     foreign_sys_type: str | None
     cookie: str | None
-    workspace: str
+    partition: str
     attributes: dict[str, str] = field(default_factory=dict)
     created_at: str = ""
     updated_at: str = ""
@@ -83,25 +51,34 @@ class CampaignRun:
     campaign_name: str
     source: str | None = None
     lead_ids: tuple[int, ...] = ()
-    tokens: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)  # as sent
+    effective_tokens: dict[str, str] = field(default_factory=dict)  # what the run used
     run_at: str | None = None
     clone_to_program_name: str | None = None
-    ignored_keys: int = 0
+    ignored_keys: tuple[tuple[str, str], ...] = ()  # past the 100th, never looked at
+    unresolved_keys: tuple[tuple[str, str], ...] = ()  # looked at, matched no lead
+
+
+@dataclass(frozen=True)
+class RequestLog:
+    operation: str | None
+    fault_code: int | None = None
+    detail: str | None = None
+    n: int | None = None  # the request's number since the server started (fault injection)
+    user_id: str | None = None
+    injected: str | None = None  # the injected fault kind, if any
+    applied: bool = False  # processed and answered with success (its writes committed)
+    counted: bool = False  # counted toward the rate window and the daily quota
 
 
 class Store:
     """The lead database. Safe to share between threads; `close()` when done."""
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Path, clock: Callable[[], datetime] = utc_now) -> None:
         self.db_path = db_path
+        self.clock = clock
         self._lock = threading.RLock()
-        # isolation_level=None: autocommit, with explicit BEGIN in transaction().
-        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None,
-                                   timeout=10.0)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
-        self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        self._db = connect(db_path)
 
     def close(self) -> None:
         with self._lock:
@@ -113,23 +90,31 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def now_iso(self) -> str:
+        return self.clock().astimezone(UTC).isoformat(timespec="milliseconds")
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Hold the lock and one write transaction: a failed operation leaves no trace."""
+        """Hold the lock and one write transaction; inside one already, a savepoint."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            nested = self._db.in_transaction
+            self._db.execute("SAVEPOINT nested" if nested else "BEGIN IMMEDIATE")
             try:
                 yield
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if nested:
+                    self._db.execute("ROLLBACK TO nested")
+                    self._db.execute("RELEASE nested")
+                else:
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+            self._db.execute("RELEASE nested" if nested else "COMMIT")
 
-    def _rows(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+    def rows(self, sql: str, *args: Any) -> list[sqlite3.Row]:
         with self._lock:
             return self._db.execute(sql, args).fetchall()
 
-    def _write(self, sql: str, *args: Any) -> int:
+    def write(self, sql: str, *args: Any) -> int:
         with self._lock:
             return int(self._db.execute(sql, args).lastrowid or 0)
 
@@ -138,8 +123,10 @@ class Store:
     def get(self, lead_id: int) -> Lead | None:
         return next(iter(self._leads("WHERE id = ?", lead_id)), None)
 
-    def by_foreign_id(self, foreign_id: str) -> Lead | None:
-        return next(iter(self._leads("WHERE foreign_sys_person_id = ?", foreign_id)), None)
+    def by_foreign_id(self, foreign_type: str | None, foreign_id: str) -> Lead | None:
+        return next(iter(self._leads(
+            "WHERE foreign_sys_person_id = ? AND foreign_sys_type IS ?", foreign_id,
+            foreign_type)), None)
 
     def by_cookie(self, cookie: str) -> Lead | None:
         return next(iter(self._leads("WHERE cookie = ?", cookie)), None)
@@ -148,48 +135,81 @@ class Store:
         """Every lead with this email (case-insensitive), oldest first: Email is not unique."""
         return self._leads("WHERE email = ? ORDER BY id", email)
 
+    def by_field(self, name: str, value: str) -> list[Lead]:
+        """Every lead whose attribute `name` equals `value` (case-insensitive), oldest first."""
+        path = '$."' + name.replace('"', '""') + '"'
+        return self._leads("WHERE json_extract(attributes, ?) = ? COLLATE NOCASE ORDER BY id",
+                           path, value)
+
     def _leads(self, where: str, *args: Any) -> list[Lead]:
-        return [_lead(r) for r in self._rows(f"SELECT * FROM leads {where}", *args)]
+        return [_lead(r) for r in self.rows(f"SELECT * FROM leads {where}", *args)]
 
     def insert(self, lead: Lead) -> Lead:
         """Store a new lead; its `id` is ignored and the stored lead is returned."""
-        stamp = now_iso()
-        new_id = self._write(
+        stamp = self.now_iso()
+        new_id = self.write(
             "INSERT INTO leads (email, foreign_sys_person_id, foreign_sys_type, cookie,"
-            " workspace, attributes, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " partition, attributes, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             lead.email, lead.foreign_sys_person_id, lead.foreign_sys_type, lead.cookie,
-            lead.workspace, json.dumps(lead.attributes), stamp, stamp)
-        stored = self.get(new_id)
-        assert stored is not None  # just inserted, under the lock
-        return stored
+            lead.partition, json.dumps(lead.attributes), stamp, stamp)
+        return Lead(**{**asdict(lead), "id": new_id, "created_at": stamp, "updated_at": stamp})
 
     def update(self, lead: Lead) -> None:
-        self._write(
+        self.write(
             "UPDATE leads SET email = ?, foreign_sys_person_id = ?, foreign_sys_type = ?,"
-            " cookie = ?, workspace = ?, attributes = ?, updated_at = ? WHERE id = ?",
+            " cookie = ?, partition = ?, attributes = ?, updated_at = ? WHERE id = ?",
             lead.email, lead.foreign_sys_person_id, lead.foreign_sys_type, lead.cookie,
-            lead.workspace, json.dumps(lead.attributes), now_iso(), lead.id)
+            lead.partition, json.dumps(lead.attributes), self.now_iso(), lead.id)
 
-    def release_foreign_id(self, foreign_id: str, keep: int) -> None:
+    def release_foreign_id(self, foreign_type: str | None, foreign_id: str, keep: int) -> None:
         """Take a foreign id off any other lead: it is unique, and can only be reassigned."""
-        self._write("UPDATE leads SET foreign_sys_person_id = NULL, foreign_sys_type = NULL"
-                    " WHERE foreign_sys_person_id = ? AND id != ?", foreign_id, keep)
+        self.write("UPDATE leads SET foreign_sys_person_id = NULL, foreign_sys_type = NULL"
+                   " WHERE foreign_sys_person_id = ? AND foreign_sys_type IS ? AND id != ?",
+                   foreign_id, foreign_type, keep)
+
+    def release_cookie(self, cookie: str, keep: int) -> None:
+        self.write("UPDATE leads SET cookie = NULL WHERE cookie = ? AND id != ?", cookie, keep)
+
+    def seed(self, leads: Iterable[SeedLead]) -> None:
+        """Insert the fixture's seed leads, once per database (and again after `reset`)."""
+        with self.transaction():
+            if self.rows("SELECT 1 FROM meta WHERE key = 'seeded'"):
+                return
+            for s in leads:
+                self.insert(Lead(0, s.email, s.foreign_id, s.foreign_type, s.cookie,
+                                 s.partition, dict(s.attributes)))
+            self.write("INSERT INTO meta (key, value) VALUES ('seeded', ?)", self.now_iso())
 
     # -- campaign runs and requests ------------------------------------------------------
 
     def add_run(self, run: CampaignRun) -> int:
-        return self._write(
+        return self.write(
             "INSERT INTO campaign_runs (kind, campaign_id, program_name, campaign_name, source,"
-            " lead_ids, tokens, requested_at, run_at, clone_to_program_name, ignored_keys)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " lead_ids, tokens, effective_tokens, requested_at, run_at, clone_to_program_name,"
+            " ignored_keys, ignored_key_list, unresolved_keys)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             run.kind, run.campaign_id, run.program_name, run.campaign_name, run.source,
-            json.dumps(list(run.lead_ids)), json.dumps(run.tokens), now_iso(), run.run_at,
-            run.clone_to_program_name, run.ignored_keys)
+            json.dumps(list(run.lead_ids)), json.dumps(run.tokens),
+            json.dumps(run.effective_tokens), self.now_iso(), run.run_at,
+            run.clone_to_program_name, len(run.ignored_keys),
+            json.dumps([list(k) for k in run.ignored_keys]),
+            json.dumps([list(k) for k in run.unresolved_keys]))
 
-    def record_request(self, operation: str | None, fault_code: int | None,
-                       detail: str | None = None) -> None:
-        self._write("INSERT INTO requests (time, operation, fault_code, detail)"
-                    " VALUES (?, ?, ?, ?)", now_iso(), operation, fault_code, detail)
+    def clones_since(self, iso: str) -> int:
+        """scheduleCampaign calls with cloneToProgramName that succeeded since `iso`."""
+        return int(self.rows("SELECT count(*) FROM campaign_runs WHERE kind = 'schedule'"
+                             " AND clone_to_program_name IS NOT NULL AND requested_at >= ?",
+                             iso)[0][0])
+
+    def record_request(self, log: RequestLog) -> None:
+        self.write("INSERT INTO requests (time, operation, fault_code, detail, n, user_id,"
+                   " injected, applied, counted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   self.now_iso(), log.operation, log.fault_code, log.detail, log.n,
+                   log.user_id, log.injected, int(log.applied), int(log.counted))
+
+    def counted_since(self, iso: str) -> int:
+        return int(self.rows("SELECT count(*) FROM requests WHERE counted AND time >= ?",
+                             iso)[0][0])
 
     # -- inspection (tests and the CLI) --------------------------------------------------
 
@@ -202,23 +222,42 @@ class Store:
 
     def campaign_runs(self) -> list[dict[str, Any]]:
         runs = []
-        for row in self._rows("SELECT * FROM campaign_runs ORDER BY id"):
+        for row in self.rows("SELECT * FROM campaign_runs ORDER BY id"):
             run = dict(row)
-            run["lead_ids"] = json.loads(run["lead_ids"])
-            run["tokens"] = json.loads(run["tokens"])
+            for key in ("lead_ids", "tokens", "effective_tokens", "ignored_key_list",
+                        "unresolved_keys"):
+                run[key] = json.loads(run[key])
             runs.append(run)
         return runs
 
     def requests(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in self._rows("SELECT * FROM requests ORDER BY id")]
+        out = []
+        for row in self.rows("SELECT * FROM requests ORDER BY id"):
+            req = dict(row)
+            req["applied"], req["counted"] = bool(req["applied"]), bool(req["counted"])
+            out.append(req)
+        return out
 
     def request_count(self) -> int:
-        return int(self._rows("SELECT count(*) FROM requests")[0][0])
+        return int(self.rows("SELECT count(*) FROM requests")[0][0])
+
+    def programs(self) -> list[dict[str, Any]]:
+        """The programs created by cloneToProgramName, with their campaigns."""
+        out = []
+        for row in self.rows("SELECT * FROM programs ORDER BY created_at, name"):
+            program = dict(row)
+            program["tokens"] = json.loads(program["tokens"])
+            program["campaigns"] = [dict(c) for c in self.rows(
+                "SELECT id, name, type FROM campaigns WHERE program_name = ? ORDER BY id",
+                row["name"])]
+            out.append(program)
+        return out
 
     def reset(self) -> None:
-        """Forget every lead, run and request; ids start again from 1."""
+        """Forget every lead, run, clone and request; ids start again from 1. The fixture's
+        seed leads come back the next time a sandbox opens the database."""
         with self.transaction():
-            for table in ("leads", "campaign_runs", "requests"):
+            for table in ("leads", "campaign_runs", "requests", "campaigns", "programs", "meta"):
                 self._db.execute(f"DELETE FROM {table}")
             self._db.execute("DELETE FROM sqlite_sequence")
 

@@ -1,6 +1,7 @@
 """getCampaignsForSource: the campaigns requestCampaign can run (mktows-reference.md §3.7).
 
-Only trigger campaigns requestable from the given source are listed, by id. `name` filters
+Only active trigger campaigns requestable from the given source are listed (clones made by
+scheduleCampaign's cloneToProgramName included), by id. `name` filters
 by case-insensitive substring, or by the exact (case-sensitive) name with exactName true.
 """
 
@@ -17,7 +18,7 @@ def get_campaigns_for_source(call: Call) -> str:
     name = text(call.params, "name") or None
     exact = boolean(call.params, "exactName") or False
     found = [
-        c for c in call.fixture.campaigns
+        c for c in call.catalog.campaigns()
         if c.requestable_from(source) and (name is None or _matches(c, name, exact))
     ]
     records = (

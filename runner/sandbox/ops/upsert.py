@@ -1,9 +1,16 @@
 """Insert-or-update of one LeadRecord, shared by syncLead and syncMultipleLeads.
 
-Matching follows mktows-operations.md "syncLead": Id, then ForeignSysPersonId, then the
-Munchkin cookie, then Email (the oldest lead with that email). Every key but Email is
-unique; a key that finds nothing falls through to the next one, except Id, which must
-exist. Callers hold the store's transaction.
+Matching (mktows-operations.md "syncLead"): Id, then ForeignSysPersonId (with its
+ForeignSysType), then the Munchkin cookie, then Email (the oldest lead with that email,
+only when dedup is on). Every key but Email is unique. Id must exist (20103); any other key
+that finds nothing falls through to the next one. The winner takes the record's other
+keys: a foreign id or cookie held by another lead moves to it (the cookie only with
+moveCookie; without it, a cookie that is someone else's stays there).
+
+Workspaces (when enabled): a new lead goes to the first assignment rule's partition, else
+the named (or Default) workspace's primary partition; a lead matched by Id, foreign id or
+cookie under a named workspace must be in its primary partition (fault 20106); a lead
+matched by Email is updated where it is.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from dataclasses import dataclass, replace
 from xml.etree.ElementTree import Element
 
 from runner.sandbox.faults import Fault
-from runner.sandbox.fixture import Fixture
+from runner.sandbox.fixture import Fixture, Workspace
 from runner.sandbox.params import child, children, integer, text
 from runner.sandbox.store import Lead, Store
 
@@ -35,7 +42,9 @@ class LeadInput:
 @dataclass(frozen=True)
 class Options:
     cookie: str | None = None
-    workspace: str | None = None  # the context header's workspace, already resolved
+    move_cookie: bool = False
+    workspace: Workspace | None = None  # the context header's workspace, resolved
+    workspaces_enabled: bool = False
     dedup: bool = True  # match on Email when no unique key matched
     email_follows_id: bool = True  # a lead found by Id takes the record's Email
 
@@ -47,8 +56,8 @@ def read_lead_record(elem: Element) -> LeadInput:
     }
     return LeadInput(
         id=integer(elem, "Id"),
-        email=text(elem, "Email") or None,
-        foreign_id=text(elem, "ForeignSysPersonId") or None,
+        email=(text(elem, "Email") or "").strip() or None,
+        foreign_id=(text(elem, "ForeignSysPersonId") or "").strip() or None,
         foreign_type=(text(elem, "ForeignSysType") or "").strip() or None,
         attributes=attributes,
     )
@@ -64,18 +73,35 @@ def check_fields(operation: str, records: list[LeadInput], fixture: Fixture) -> 
         raise Fault(20105, f"{operation} operation failed: unknown fields for import: {names}")
 
 
+def check_keys(record: LeadInput, cookie: str | None) -> None:
+    if record.foreign_id and not record.foreign_type:
+        # The WSDL's comment and the doc's table: ForeignSysType comes with the foreign id.
+        raise Fault(20109, "Parameter Required: ForeignSysType is required with"
+                           " ForeignSysPersonId")
+    if not record.has_key and cookie is None:
+        raise Fault(20101, "Lead Key Required: leadRecord needs an Id, Email or"
+                           " ForeignSysPersonId")
+
+
 def upsert(store: Store, fixture: Fixture, record: LeadInput,
            options: Options) -> tuple[Lead, str]:
     """Update the matching lead or create one; returns it with CREATED or UPDATED."""
     lead, matched_by = _find(store, record, options)
     if lead is None:
-        fresh = Lead(0, record.email, record.foreign_id, record.foreign_type, None,
-                     options.workspace or _default_workspace(fixture))
+        if not record.has_key:
+            # A cookie alone can find an anonymous lead, never create one: the doc's table
+            # requires Email when neither Id nor ForeignSysPersonId is given.
+            raise Fault(20101, "Lead Key Required: no lead has this marketoCookie, and"
+                               " leadRecord has no Id, Email or ForeignSysPersonId")
+        fresh = Lead(0, None, None, None, None, _new_partition(fixture, record, options))
         lead = store.insert(_apply(store, fresh, record, options, None))
         return lead, "CREATED"
-    if options.workspace and matched_by != "email" and lead.workspace != options.workspace:
-        # Only a lead found by Email ignores the named workspace (operations.md, workspaces).
-        raise Fault(20106, f"lead {lead.id} is not in workspace {options.workspace}")
+    ws = options.workspace
+    if ws and options.workspaces_enabled and matched_by != "email" and (
+            lead.partition != ws.primary_partition):
+        raise Fault(20106, f"Lead Sync Failed: lead {lead.id} (matched by {matched_by}) is in"
+                           f" partition {lead.partition!r}, not in the primary partition"
+                           f" {ws.primary_partition!r} of workspace {ws.name!r}")
     lead = _apply(store, lead, record, options, matched_by)
     store.update(lead)
     return lead, "UPDATED"
@@ -87,8 +113,9 @@ def _find(store: Store, record: LeadInput, options: Options) -> tuple[Lead | Non
         if by_id is None:
             raise Fault(20103, f"No lead found with IDNUM = {record.id}")
         return by_id, "id"
-    if record.foreign_id and (found := store.by_foreign_id(record.foreign_id)):
-        return found, "foreign"
+    if record.foreign_id and (found := store.by_foreign_id(record.foreign_type,
+                                                           record.foreign_id)):
+        return found, "foreign id"
     if options.cookie and (found := store.by_cookie(options.cookie)):
         return found, "cookie"
     if record.email and options.dedup and (same := store.by_email(record.email)):
@@ -96,29 +123,37 @@ def _find(store: Store, record: LeadInput, options: Options) -> tuple[Lead | Non
     return None, None
 
 
+def _new_partition(fixture: Fixture, record: LeadInput, options: Options) -> str:
+    if not options.workspaces_enabled:
+        return fixture.default_workspace.primary_partition
+    assigned = fixture.assigned_partition(record.attributes)
+    return assigned or (options.workspace or fixture.default_workspace).primary_partition
+
+
 def _apply(store: Store, lead: Lead, record: LeadInput, options: Options,
            matched_by: str | None) -> Lead:
-    """The lead with the record's keys and attributes applied."""
+    """The lead with the record's keys and attributes applied (new leads have id 0)."""
     email = lead.email
-    if record.email and (matched_by != "id" or options.email_follows_id):
-        email = email if matched_by == "email" else record.email
+    if record.email and matched_by != "email" and (
+            matched_by != "id" or options.email_follows_id):
+        email = record.email
     # An Email attribute always sets the email (syncMultipleLeads: "unless it also appears
     # in the attribute list").
-    email = record.attributes.get("Email", email) or None
+    email = (record.attributes.get("Email", email) or "").strip() or None
     foreign_id, foreign_type = lead.foreign_sys_person_id, lead.foreign_sys_type
-    if record.foreign_id and record.foreign_id != foreign_id:
+    if record.foreign_id and (record.foreign_id, record.foreign_type) != (foreign_id,
+                                                                          foreign_type):
         if lead.id:
-            store.release_foreign_id(record.foreign_id, keep=lead.id)
-        foreign_id = record.foreign_id
-    foreign_type = record.foreign_type or foreign_type
+            store.release_foreign_id(record.foreign_type, record.foreign_id, keep=lead.id)
+        foreign_id, foreign_type = record.foreign_id, record.foreign_type
     cookie = lead.cookie
-    if options.cookie and store.by_cookie(options.cookie) is None:
-        cookie = options.cookie  # a cookie already on another lead stays there (v1: no merge)
+    if options.cookie and options.cookie != cookie:
+        holder = store.by_cookie(options.cookie)
+        if holder is None or options.move_cookie:
+            if holder is not None:
+                store.release_cookie(options.cookie, keep=lead.id)
+            cookie = options.cookie
     attributes = dict(lead.attributes)
     attributes.update((k, v) for k, v in record.attributes.items() if k != "Email")
     return replace(lead, email=email, foreign_sys_person_id=foreign_id,
                    foreign_sys_type=foreign_type, cookie=cookie, attributes=attributes)
-
-
-def _default_workspace(fixture: Fixture) -> str:
-    return fixture.workspace("Default") or fixture.workspaces[0]

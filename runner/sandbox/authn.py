@@ -1,0 +1,60 @@
+"""The AuthenticationHeader check: user, signature, then the timestamp's freshness.
+
+The signature is HMAC-SHA1 over requestTimestamp + mktowsUserId exactly as sent (never a
+re-formatted date). Marketo's 20014 says nothing about which check failed, and neither
+does the sandbox's reply; the reason goes to the request log only (`Fault.note`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from xml.etree.ElementTree import Element
+
+from runner.sandbox.faults import Fault
+from runner.sandbox.fixture import Fixture
+from runner.sandbox.params import text
+from runner.soap.auth import verify
+from runner.soap.xsd import ServiceSchema
+
+
+class Authenticator:
+    def __init__(self, fixture: Fixture, schema: ServiceSchema, *, strict: bool,
+                 window: timedelta, clock: Callable[[], datetime]) -> None:
+        self.fixture = fixture
+        self.schema = schema
+        self.strict = strict
+        self.window = window
+        self.clock = clock
+
+    def check(self, auth: Element | None) -> str:
+        """The authenticated mktowsUserId, or a 20014 / 20016 fault."""
+        if auth is None:
+            raise Fault(20014, note="no AuthenticationHeader in the SOAP Header")
+        if self.strict and (errors := self.schema.errors("AuthenticationHeader", auth)):
+            raise Fault(20014, note=f"invalid AuthenticationHeader: {errors[0]}")
+        user = text(auth, "mktowsUserId") or ""
+        signature = (text(auth, "requestSignature") or "").strip()
+        stamp = text(auth, "requestTimestamp") or ""
+        key = self.fixture.encryption_key(user)
+        if key is None:
+            raise Fault(20014, note=f"unknown mktowsUserId {user!r}")
+        if not verify(stamp, user, key, signature):
+            raise Fault(20014, note="requestSignature does not match")
+        self._check_timestamp(stamp)
+        return user
+
+    def _check_timestamp(self, stamp: str) -> None:
+        try:
+            when = datetime.fromisoformat(stamp.strip())
+        except ValueError:
+            when = None
+        if when is None or when.tzinfo is None:
+            raise Fault(20016, f"Request Expired: requestTimestamp {stamp!r} is not a W3C"
+                               " date-time with a UTC offset")
+        # Both directions: a clock far ahead is as wrong as a replayed old signature.
+        skew = abs(self.clock() - when)
+        if skew > self.window:
+            raise Fault(20016, f"Request Expired: requestTimestamp {stamp} is"
+                               f" {int(skew.total_seconds())} s from the server's clock"
+                               f" (allowed: {int(self.window.total_seconds())} s)")

@@ -1,0 +1,143 @@
+"""The sandbox's SQLite schema, and the upgrade of a database written by an older sandbox.
+
+`PRAGMA user_version` holds the schema version. A version-1 database (the first sandbox)
+is upgraded in place on open, so a user's `.mktows/sandbox.db` keeps its leads.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+SCHEMA_VERSION = 2
+
+_LEADS = """
+CREATE TABLE IF NOT EXISTS leads (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    email TEXT COLLATE NOCASE,
+    foreign_sys_person_id TEXT,
+    foreign_sys_type TEXT,
+    cookie TEXT UNIQUE,
+    partition TEXT NOT NULL,
+    attributes TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    -- a foreign id is unique per foreign system (reference §3.2, "about foreignSysPersonId")
+    UNIQUE (foreign_sys_type, foreign_sys_person_id)
+);
+CREATE INDEX IF NOT EXISTS leads_email ON leads (email);
+"""
+
+_SCHEMA = _LEADS + """
+CREATE TABLE IF NOT EXISTS campaign_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL CHECK (kind IN ('request', 'schedule')),
+    campaign_id INTEGER NOT NULL,
+    program_name TEXT NOT NULL,
+    campaign_name TEXT NOT NULL,
+    source TEXT,
+    lead_ids TEXT NOT NULL DEFAULT '[]',
+    tokens TEXT NOT NULL DEFAULT '{}',
+    requested_at TEXT NOT NULL,
+    run_at TEXT,
+    clone_to_program_name TEXT,
+    ignored_keys INTEGER NOT NULL DEFAULT 0,
+    effective_tokens TEXT NOT NULL DEFAULT '{}',
+    ignored_key_list TEXT NOT NULL DEFAULT '[]',
+    unresolved_keys TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time TEXT NOT NULL,
+    operation TEXT,
+    fault_code INTEGER,
+    detail TEXT,
+    n INTEGER,
+    user_id TEXT,
+    injected TEXT,
+    applied INTEGER NOT NULL DEFAULT 0,
+    counted INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS requests_time ON requests (time);
+CREATE TABLE IF NOT EXISTS programs (
+    name TEXT PRIMARY KEY,
+    cloned_from TEXT NOT NULL,
+    workspace TEXT NOT NULL,
+    tokens TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS campaigns (
+    id INTEGER PRIMARY KEY,
+    program_name TEXT NOT NULL REFERENCES programs (name),
+    name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    sources TEXT NOT NULL DEFAULT '[]',
+    active INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+# Version 1 -> 2: leads.workspace becomes leads.partition and the foreign id is unique per
+# foreign system type (a table rebuild: SQLite cannot drop a UNIQUE constraint); the other
+# tables gain columns.
+_FROM_V1 = """
+ALTER TABLE leads RENAME TO leads_v1;
+DROP INDEX IF EXISTS leads_email;
+""" + _LEADS + """
+INSERT INTO leads (id, email, foreign_sys_person_id, foreign_sys_type, cookie, partition,
+                   attributes, created_at, updated_at)
+    SELECT id, email, foreign_sys_person_id, foreign_sys_type, cookie, workspace, attributes,
+           created_at, updated_at FROM leads_v1;
+DROP TABLE leads_v1;
+ALTER TABLE campaign_runs ADD COLUMN effective_tokens TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE campaign_runs ADD COLUMN ignored_key_list TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE campaign_runs ADD COLUMN unresolved_keys TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE requests ADD COLUMN n INTEGER;
+ALTER TABLE requests ADD COLUMN user_id TEXT;
+ALTER TABLE requests ADD COLUMN injected TEXT;
+ALTER TABLE requests ADD COLUMN applied INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE requests ADD COLUMN counted INTEGER NOT NULL DEFAULT 0;
+UPDATE requests SET applied = (fault_code IS NULL), counted = 1;
+"""
+
+
+class SchemaError(Exception):
+    """The database was written by a newer sandbox."""
+
+
+def connect(db_path: Path) -> sqlite3.Connection:
+    """Open (creating or upgrading) the database. Autocommit: callers BEGIN explicitly."""
+    db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None, timeout=10.0)
+    db.row_factory = sqlite3.Row
+    # WAL: readers (the CLI, tests) never block the server. synchronous=NORMAL keeps each
+    # request's one commit cheap; a sandbox may lose its last commits on power loss only.
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        has_tables = db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'leads'"
+                                ).fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise SchemaError(f"schema version {version} is newer than this sandbox's"
+                              f" ({SCHEMA_VERSION})")
+        if has_tables and version <= 1:
+            for statement in _statements(_FROM_V1):
+                db.execute(statement)
+        for statement in _statements(_SCHEMA):
+            db.execute(statement)
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        db.close()
+        raise
+    return db
+
+
+def _statements(script: str) -> list[str]:
+    # executescript() would COMMIT the surrounding transaction; one statement at a time
+    # keeps the whole upgrade atomic. No statement here contains a ';' in a literal.
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
