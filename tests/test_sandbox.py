@@ -73,10 +73,11 @@ class Client:
         self.clock = clock
 
     def envelope(self, body: str, *, extra_header: str = "", timestamp: str | None = None,
-                 key: str | None = None, user: str | None = None) -> str:
+                 key: str | None = None, user: str | None = None,
+                 signature: str | None = None) -> str:
         stamp = timestamp or w3c_timestamp(self.clock() if self.clock else datetime.now(UTC))
         user_id = user or self.info.user_id
-        signature = sign(stamp, user_id, key or self.info.encryption_key)
+        signature = signature or sign(stamp, user_id, key or self.info.encryption_key)
         return ENVELOPE.substitute(user_id=escape(user_id), signature=signature,
                                    timestamp=escape(stamp), body=body, extra_header=extra_header)
 

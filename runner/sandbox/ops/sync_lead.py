@@ -21,10 +21,11 @@ def sync_lead(call: Call) -> str:
     return_lead = boolean(call.params, "returnLead") or False
     cookie = (text(call.params, "marketoCookie") or "").strip() or None
     check_fields(call.operation, [record], call.fixture)
-    check_keys(record, cookie)
     options = Options(cookie=cookie, move_cookie=boolean(call.params, "moveCookie") or False,
                       workspace=_workspace(call),
-                      workspaces_enabled=call.config.workspaces_enabled)
+                      workspaces_enabled=call.config.workspaces_enabled,
+                      require_key=call.config.strict)
+    check_keys(record, cookie, options)
     lead, status = upsert(call.store, call.fixture, record, options)
     call.notes.append(f"lead {lead.id} {status}")
     return replies.result(

@@ -38,7 +38,8 @@ def sync_multiple_leads(call: Call) -> str:
     dedup = boolean(call.params, "dedupEnabled")
     # Email is only updated on a lead found by Id when it is also an attribute (§3.3).
     options = Options(dedup=True if dedup is None else dedup, email_follows_id=False,
-                      workspaces_enabled=call.config.workspaces_enabled)
+                      workspaces_enabled=call.config.workspaces_enabled,
+                      require_key=call.config.strict)
     synced = [_sync(call, record, options) for record in records]
     counts = Counter(status for _, status in synced)
     call.notes.append(", ".join(f"{counts[s]} {s}" for s in ("CREATED", "UPDATED", "FAILED")))
@@ -47,7 +48,7 @@ def sync_multiple_leads(call: Call) -> str:
 
 def _sync(call: Call, record: LeadInput, options: Options) -> tuple[str, str]:
     try:
-        check_keys(record, None)
+        check_keys(record, None, options)
         with call.store.transaction():  # a savepoint: a failed record leaves no trace
             lead, status = upsert(call.store, call.fixture, record, options)
     except Fault as fault:

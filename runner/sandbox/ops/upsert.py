@@ -47,6 +47,9 @@ class Options:
     workspaces_enabled: bool = False
     dedup: bool = True  # match on Email when no unique key matched
     email_follows_id: bool = True  # a lead found by Id takes the record's Email
+    # The doc requires a key (strict mode); production created a lead without one when a
+    # client misspelt `Id` as `id` (markety PR #31), which lenient mode reproduces.
+    require_key: bool = True
 
 
 def read_lead_record(elem: Element) -> LeadInput:
@@ -73,12 +76,12 @@ def check_fields(operation: str, records: list[LeadInput], fixture: Fixture) -> 
         raise Fault(20105, f"{operation} operation failed: unknown fields for import: {names}")
 
 
-def check_keys(record: LeadInput, cookie: str | None) -> None:
+def check_keys(record: LeadInput, cookie: str | None, options: Options) -> None:
     if record.foreign_id and not record.foreign_type:
         # The WSDL's comment and the doc's table: ForeignSysType comes with the foreign id.
         raise Fault(20109, "Parameter Required: ForeignSysType is required with"
                            " ForeignSysPersonId")
-    if not record.has_key and cookie is None:
+    if options.require_key and not record.has_key and cookie is None:
         raise Fault(20101, "Lead Key Required: leadRecord needs an Id, Email or"
                            " ForeignSysPersonId")
 
@@ -88,7 +91,7 @@ def upsert(store: Store, fixture: Fixture, record: LeadInput,
     """Update the matching lead or create one; returns it with CREATED or UPDATED."""
     lead, matched_by = _find(store, record, options)
     if lead is None:
-        if not record.has_key:
+        if options.require_key and not record.has_key:
             # A cookie alone can find an anonymous lead, never create one: the doc's table
             # requires Email when neither Id nor ForeignSysPersonId is given.
             raise Fault(20101, "Lead Key Required: no lead has this marketoCookie, and"
