@@ -64,31 +64,54 @@ class HttpReply:
     body: bytes
 
 
+CALL_STATUSES = ("ok", "failed", "ambiguous", "skipped")
+
+
+@dataclass
+class Retry:
+    """One attempt that did not settle the call and was tried again."""
+
+    attempt: int
+    reason: str  # e.g. "fault 20023", "HTTP 503", "connection refused"
+    wait_s: float
+
+
 @dataclass
 class CallResult:
     """One SOAP call of a step: an item, a batch, or the step's only call."""
 
     key: str
     label: str
-    status: str  # ok | failed
+    status: str  # ok | failed | ambiguous | skipped
     attempts: int = 0
     duration_s: float = 0.0
     outputs: dict[str, Any] = field(default_factory=dict)
     fault_code: int | None = None
     fault_message: str | None = None
+    # failed: "fault" (Marketo answered with a Fault) | "transport" | "response";
+    # ambiguous: "ambiguous" (sent, no answer: Marketo may have acted)
+    error_kind: str | None = None
+    retries: list[Retry] = field(default_factory=list)
+    resumed: bool = False  # settled by an earlier run (from its journal), not sent now
+
+
+_PRECEDENCE = ("failed", "ambiguous", "ok", "skipped")
 
 
 @dataclass
 class StepResult:
     id: str
     operation: str | None
-    status: str  # ok | failed | skipped
+    status: str  # ok | failed | ambiguous | skipped
     line: int
+    name: str | None = None
     calls: list[CallResult] = field(default_factory=list)
 
     def add(self, call: CallResult) -> None:
+        # Kept current call by call: a 50,000-item loop must not rescan its calls each time.
+        self.status = call.status if not self.calls else min(
+            self.status, call.status, key=_PRECEDENCE.index)
         self.calls.append(call)
-        self.status = "failed" if call.status != "ok" or self.status == "failed" else "ok"
 
     @property
     def duration_s(self) -> float:
@@ -104,7 +127,7 @@ class StepResult:
 
     @property
     def failure(self) -> CallResult | None:
-        return next((c for c in self.calls if c.status != "ok"), None)
+        return next((c for c in self.calls if c.status in ("failed", "ambiguous")), None)
 
 
 @dataclass
@@ -113,8 +136,18 @@ class RunResult:
     started_at: str
     finished_at: str = ""
     endpoint: str = ""
+    name: str = ""
+    run_id: str = ""
+    interrupted: bool = False
     steps: list[StepResult] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return all(s.status != "failed" for s in self.steps)
+        return not self.interrupted and all(s.status in ("ok", "skipped") for s in self.steps)
+
+    @property
+    def status(self) -> str:
+        if self.interrupted:
+            return "interrupted"
+        present = {s.status for s in self.steps}
+        return "failed" if "failed" in present else "ambiguous" if "ambiguous" in present else "ok"

@@ -11,7 +11,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "runner"
 
 # module prefix -> runner modules it may import (prefix match); layer 1 is open to all.
-LAYER1 = ("runner.model", "runner.errors", "runner.operations", "runner.secrets",
+LAYER1 = ("runner.model", "runner.errors", "runner.operations", "runner.secrets", "runner.jsonschemas",
           "runner.resources", "runner")
 ALLOWED = {
     "runner.playbook": (*LAYER1, "runner.playbook"),
@@ -26,8 +26,7 @@ ALLOWED = {
 }
 OWNERS = {
     "yaml": ("runner.playbook.source", "runner.sandbox.fixture"),
-    "ijson": ("runner.data",),
-    "jsonschema": ("runner.playbook.schema",),
+    "jsonschema": ("runner.jsonschemas",),
     "xmlschema": ("runner.soap.xsd",),
     "requests": ("runner.transport",),
     "click": ("runner.cli", "runner.console"),

@@ -1,35 +1,23 @@
 """JSON Schema validation of a playbook, each error placed at its line and column.
 
-The only importer of jsonschema. The schema file in schemas/ is the one source: `mktows-run
+The schema file in schemas/ is the one source: `mktows-run
 schema` prints it, editors read it, and this module validates with it.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
-from functools import cache
 from typing import Any
 
-import jsonschema
-
+from runner import jsonschemas
 from runner.model import Problem
 from runner.operations import OPERATIONS
 from runner.playbook.source import Document, PathT, json_path
 from runner.resources import playbook_schema_path
 
 
-@cache
 def schema() -> dict[str, Any]:
-    with playbook_schema_path().open(encoding="utf-8") as f:
-        loaded: dict[str, Any] = json.load(f)
-    return loaded
-
-
-@cache
-def _validator() -> jsonschema.protocols.Validator:
-    cls = jsonschema.validators.validator_for(schema())
-    return cls(schema(), format_checker=cls.FORMAT_CHECKER)
+    return jsonschemas.load(playbook_schema_path())
 
 
 def _is_expression_branch(sub: dict[str, Any]) -> bool:
@@ -64,9 +52,11 @@ def _relevant(error: Any) -> Any:
         branches = error.validator_value
         real = [e for e in error.context if not _is_expression_branch(branches[e.schema_path[0]])
                 and _type_fits(branches[e.schema_path[0]], error.instance)]
-        best = jsonschema.exceptions.best_match(real or error.context)
-        if best is not None:
-            return _relevant(best)
+        # The deepest error is the one about what the author wrote (best_match would
+        # descend on its own and may pick the ${...} branch of a nested anyOf).
+        candidates = real or list(error.context)
+        best = max(candidates, key=lambda e: len(e.absolute_path))
+        return _relevant(best)
     return error
 
 
@@ -117,6 +107,10 @@ _STEP_KEYS = ("id", "name", "when", "tags", "loop", "steps", *OPERATIONS)
 
 
 def _operation_count(doc: Document, error: Any, path: PathT) -> list[Problem]:
+    if not isinstance(error.instance, dict):
+        return [Problem(doc.locate(path), json_path(path),
+                        f"a step is a mapping (id, an operation, ...), not {error.instance!r}",
+                        "remove the stray list item or give it an id and an operation")]
     present = [k for k in error.instance if k in OPERATIONS]
     if len(present) > 1:
         return [Problem(doc.locate((*path, present[1]), key=True), json_path(path),
@@ -135,10 +129,13 @@ def _operation_count(doc: Document, error: Any, path: PathT) -> list[Problem]:
 
 def validate(doc: Document) -> list[Problem]:
     problems: list[Problem] = []
-    for error in _validator().iter_errors(doc.data):
+    for error in jsonschemas.iter_errors(playbook_schema_path(), doc.data):
         path = tuple(error.absolute_path)
         if error.validator == "additionalProperties":
             problems += _unknown_keys(doc, error, path)
+        elif (error.validator == "type" and len(path) >= 2 and path[-2] == "steps"
+              and not isinstance(error.instance, dict)):
+            continue  # the oneOf below says it in the step's own terms
         elif error.validator == "oneOf" and len(path) >= 2 and path[-2] == "steps":
             problems += _operation_count(doc, error, path)
         elif error.validator == "required":
