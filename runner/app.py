@@ -5,22 +5,23 @@ format or library.
 
 from __future__ import annotations
 
-import time
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from runner import operations, playbook, variables
-from runner.errors import PlaybookError, ResponseError, SoapFaultError, TransportError
-from runner.model import CallResult, HttpReply, Location, Problem, RunResult, StepResult
+from runner import journal, playbook, variables
+from runner.errors import PlaybookError
+from runner.executor import ExecOptions, Executor, Observer
+from runner.model import HttpReply, Location, Problem, RunResult
 from runner.playbook import Playbook
 from runner.playbook.source import json_path
 from runner.secrets import Redactor, Secret
-from runner.soap import auth, envelope, response, xsd
+from runner.soap import xsd
 from runner.variables import Scope
-from runner.walk import Call, Skip, Walker
+from runner.walk import Call, Selection, Walker, data_files
 
 
 class Transport(Protocol):
@@ -74,6 +75,9 @@ class Plan:
     calls: list[CallInfo]  # the first MAX_LISTED calls, for `plan`
     total_calls: int
 
+    def fresh_scope(self) -> Scope:
+        return fresh_scope(self)
+
 
 MAX_LISTED = 2000
 OnCall = Callable[[Call], None]
@@ -95,16 +99,24 @@ def _coerce(name: str, raw: str, declared: Any) -> Any:
 
 
 class _Problems:
+    """Collects problems once each (a loop would report a template's mistake per item)."""
+
     def __init__(self, pb: Playbook) -> None:
         self.pb = pb
         self.items: list[Problem] = []
+        self._seen: set[tuple[Location, str, str]] = set()
 
     def __call__(self, where: tuple[str | int, ...] | Location, message: str,
                  hint: str | None) -> None:
+        message = message.strip().splitlines()[0] if message.strip() else message
         if isinstance(where, Location):
-            self.items.append(Problem(where, "", message, hint))
+            problem = Problem(where, "", message, hint)
         else:
-            self.items.append(Problem(self.pb.doc.locate(where), json_path(where), message, hint))
+            problem = Problem(self.pb.doc.locate(where), json_path(where), message, hint)
+        key = (problem.location, problem.path, problem.message)
+        if key not in self._seen:
+            self._seen.add(key)
+            self.items.append(problem)
 
 
 def _secret_names(pb: Playbook) -> set[str]:
@@ -175,7 +187,8 @@ def _summary(call: Call) -> str:
     return ""
 
 
-def prepare(options: RunOptions, on_call: OnCall | None = None) -> Plan:
+def prepare(options: RunOptions, on_call: OnCall | None = None,
+            selection: Selection | None = None) -> Plan:
     """Everything up to XSD-checked envelopes; raises PlaybookError with every problem."""
     pb, problems = playbook.load(options.playbook)
     if pb is None:
@@ -191,15 +204,12 @@ def prepare(options: RunOptions, on_call: OnCall | None = None) -> Plan:
     scope = Scope(all_vars, options.env, options.secrets, {}, {},
                   tuple(s.id for s in pb.all_steps()))
     target = _target(options, pb, scope, report)
-    # A step whose parameters already failed the schema or a rule is not built: the XSD
-    # would only repeat the same problem in its own words.
-    broken = {p.path.split("]")[0] for p in problems if p.path.startswith("steps[")}
-    walker = Walker(pb, schema, report, live=False)
+    walker = Walker(pb, schema, report, live=False, selection=selection or Selection(),
+                    broken=frozenset(p.path for p in problems if p.path.startswith("steps[")))
     listed: list[CallInfo] = []
     total = 0
-    steps = tuple(s for s in pb.steps if json_path(s.path).split("]")[0] not in broken)
-    for event in walker.walk(steps, scope):
-        if isinstance(event, Skip):
+    for event in walker.walk(pb.steps, scope):
+        if not isinstance(event, Call):
             continue
         total += 1
         if on_call is not None:
@@ -218,111 +228,40 @@ def prepare(options: RunOptions, on_call: OnCall | None = None) -> Plan:
                 walker.counts, listed, total)
 
 
-Clock = Callable[[], datetime]
-Observer = Callable[[StepResult, CallResult], None]
+def fresh_scope(plan: Plan) -> Scope:
+    return Scope(plan.vars, plan.env, plan.secrets, {}, {},
+                 tuple(s.id for s in plan.playbook.all_steps()), secret_values=set())
 
 
-def _local_now() -> datetime:
-    return datetime.now().astimezone()
+def input_hashes(plan: Plan) -> dict[str, Any]:
+    """What a resumed run must find unchanged: playbook, variables, data files, WSDL."""
+    return {
+        "playbook": journal.sha256_file(plan.playbook.path),
+        "vars": journal.sha256_json(plan.vars),
+        "wsdl": plan.schema.sha256,
+        "data": {str(p): journal.sha256_file(p) for p in data_files(plan.playbook)
+                 if p.is_file()},
+    }
 
 
-def _raise(where: Any, message: str, hint: str | None) -> None:
-    # Everything was checked by prepare(); a problem now is a value from a step's output.
-    raise ValueError(message)
-
-
-def execute(plan: Plan, transport: Transport, clock: Clock = _local_now,
-            observe: Observer | None = None) -> RunResult:
-    """Send every call in order; the first failure stops the run (later steps: skipped)."""
-    assert plan.target is not None, "execute needs a target"
-    result = RunResult(plan.playbook.file, clock().isoformat(timespec="seconds"),
-                       endpoint=plan.target.endpoint)
-    steps: dict[str, StepResult] = {
-        s.id: StepResult(s.id, s.operation, "skipped", s.line)
-        for s in plan.playbook.all_steps() if s.operation is not None}
-    walker = Walker(plan.playbook, plan.schema, _raise, live=True, counts=dict(plan.counts))
-    scope = Scope(plan.vars, plan.env, plan.secrets, {}, {},
-                  tuple(s.id for s in plan.playbook.all_steps()), secret_values=set())
-    events = walker.walk(plan.playbook.steps, scope)
-    while True:
-        try:
-            event = next(events)
-        except StopIteration:
-            break
-        except ValueError as exc:  # a run-time value broke a call that was valid in the plan
-            failed = CallResult("?", "", "failed", fault_message=plan.redactor(str(exc)))
-            _fail_current(steps, failed)
-            break
-        if isinstance(event, Skip):
-            continue
-        step = steps[event.step.id]
-        call = _send(plan, event, transport, clock)
-        step.add(call)
-        if observe is not None:
-            observe(step, call)
-        if call.status != "ok":
-            break
-        _record_outputs(event, call.outputs)
-    result.steps = list(steps.values())
-    result.finished_at = clock().isoformat(timespec="seconds")
-    return result
-
-
-def _fail_current(steps: dict[str, StepResult], call: CallResult) -> None:
-    pending = next((s for s in steps.values() if s.status == "skipped" and not s.calls), None)
-    if pending is not None:
-        pending.add(call)
-
-
-def _record_outputs(call: Call, outputs: dict[str, Any]) -> None:
-    """Later steps read these; a batched step's list outputs accumulate over its batches."""
-    store = call.scope.outputs
-    step_id = call.step.id
-    if "/batch-" in call.key and step_id in store and not call.key.endswith("/batch-1"):
-        merged = dict(store[step_id])
-        for name, value in outputs.items():
-            if isinstance(value, list):
-                merged[name] = list(merged.get(name) or []) + value
-            elif isinstance(value, bool):
-                merged[name] = bool(merged.get(name, True)) and value
-        store[step_id] = merged
-    else:
-        store[step_id] = outputs
-
-
-def _send(plan: Plan, call: Call, transport: Transport, clock: Clock) -> CallResult:
-    assert call.step.operation is not None
-    res = CallResult(call.key, call.label, "failed")
-    started = time.perf_counter()
-    try:
-        binding = plan.schema.bindings[call.step.operation]
-        res.attempts = 1
-        reply = transport.post(plan.target.endpoint if plan.target else "", call.step.operation,
-                               _envelope(plan, call, clock))
-        res.outputs = response.read(call.step.operation, binding.output_element, reply)
-        res.status = "ok"
-    except SoapFaultError as exc:
-        res.fault_code, res.fault_message = exc.code, plan.redactor(exc.message)
-    except (TransportError, ResponseError) as exc:
-        res.fault_message = plan.redactor(str(exc))
-    res.duration_s = round(time.perf_counter() - started, 6)
-    return res
-
-
-def headers(plan: Plan, call: Call, stamp: str, signature: str) -> str:
-    assert plan.target is not None
-    out = envelope.auth_header(plan.target.user_id, signature, stamp, plan.target.partner_id)
-    if call.workspace:
-        out += envelope.context_header(call.workspace)
+def changed_inputs(recorded: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    out = [name for name in ("playbook", "vars", "wsdl") if recorded.get(name) != now.get(name)]
+    old, new = recorded.get("data") or {}, now.get("data") or {}
+    out += [f"data file {f}" for f in sorted(set(old) | set(new)) if old.get(f) != new.get(f)]
     return out
 
 
-def _envelope(plan: Plan, call: Call, clock: Clock) -> str:
-    target = plan.target
-    assert target is not None
-    stamp = auth.w3c_timestamp(clock())  # fresh at send time: Marketo rejects stale ones
-    signature = auth.sign(stamp, target.user_id, target.encryption_key)
-    return envelope.envelope(headers(plan, call, stamp, signature), call.body)
-
-
-__all__ = ["CallInfo", "Plan", "RunOptions", "Target", "execute", "operations", "prepare"]
+def execute(plan: Plan, transport: Transport, options: ExecOptions | None = None, *,
+            run_journal: journal.Journal | None = None, past: journal.PastRun | None = None,
+            run_id: str = "", observe: Observer | None = None,
+            stop: threading.Event | None = None,
+            clock: Callable[[], datetime] | None = None) -> RunResult:
+    """Send the plan's calls; see runner.executor for pacing, retries and ambiguity."""
+    assert plan.target is not None, "execute needs a target"
+    now = datetime.now().astimezone()
+    result = RunResult(plan.playbook.file, now.isoformat(timespec="seconds"),
+                       endpoint=plan.target.endpoint, name=plan.playbook.name, run_id=run_id)
+    Executor(plan, transport, options or ExecOptions(), journal=run_journal, past=past,
+             observe=observe, stop=stop, clock=clock).run(result)
+    result.finished_at = datetime.now().astimezone().isoformat(timespec="seconds")
+    return result

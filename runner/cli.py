@@ -6,7 +6,6 @@ them, so `--help` stays fast.
 
 from __future__ import annotations
 
-import os
 import sys
 import traceback
 from pathlib import Path
@@ -17,7 +16,8 @@ import click
 from runner import __version__
 from runner.errors import ExitCode, PlaybookError, RunnerError, UsageError
 
-_COMMANDS = ("run", "validate", "sandbox", "schema")
+# The run's redactor, once known: even an internal error's traceback goes through it.
+_ACTIVE_REDACTOR: list[Any] = []
 DEFAULT_SANDBOX_DB = Path(".mktows") / "sandbox.db"
 
 
@@ -63,42 +63,13 @@ def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def _read_mapping(path: Path, what: str) -> dict[str, Any]:
-    """A --vars-file / --secrets-file: YAML or JSON mapping, or KEY=VALUE lines (dotenv)."""
-    from runner.playbook.source import load
-
-    text = path.read_text(encoding="utf-8")
-    if what == "secrets" and path.suffix not in (".yml", ".yaml", ".json"):
-        pairs = {}
-        for n, line in enumerate(text.splitlines(), 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            name, sep, value = line.removeprefix("export ").partition("=")
-            if not sep:
-                raise UsageError(f"{path}:{n}: expected NAME=VALUE")
-            pairs[name.strip()] = value.strip().strip("'\"")
-        return pairs
-    doc, problems = load(path)
-    if problems:
-        raise PlaybookError(problems)
-    if not isinstance(doc.data, dict):
-        raise UsageError(f"{path}: a {what} file must be a mapping of names to values")
-    return {str(k): v for k, v in doc.data.items()}
-
-
 def _options(playbook: Path, wsdl: str | None, var: tuple[str, ...], need_target: bool,
              vars_files: tuple[Path, ...] = (), secrets_file: Path | None = None) -> Any:
-    from runner.app import RunOptions
+    from runner.session import RunRequest, options_for
 
-    env = dict(os.environ)
-    secrets = dict(env)
-    if secrets_file is not None:
-        secrets.update({k: str(v) for k, v in _read_mapping(secrets_file, "secrets").items()})
-    return RunOptions(playbook=playbook, wsdl=wsdl or _default_wsdl(), env=env, secrets=secrets,
-                      cli_vars=_parse_vars(var),
-                      file_vars=tuple(_read_mapping(f, "vars") for f in vars_files),
-                      need_target=need_target)
+    req = RunRequest(playbook=playbook, wsdl=wsdl or _default_wsdl(), cli_vars=_parse_vars(var),
+                     vars_files=vars_files, secrets_file=secrets_file, sandbox=not need_target)
+    return options_for(req)
 
 
 _playbook_arg = click.argument("playbook", type=click.Path(exists=True, dir_okay=False,
@@ -115,6 +86,21 @@ _secrets_file_opt = click.option(
     help="Secrets for ${secret.NAME}: KEY=VALUE lines or YAML; keep it outside the repository.")
 
 
+def _ids(values: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(v.strip() for value in values for v in value.split(",") if v.strip())
+
+
+def _duration(text: str | None) -> float | None:
+    if text is None:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "s")
+    try:
+        return float(number) * units[unit]
+    except ValueError:
+        raise UsageError(f"--deadline {text!r}: write e.g. 90s, 30m or 2h") from None
+
+
 @cli.command()
 @_playbook_arg
 @click.option("--sandbox", is_flag=True, help="Run against the embedded local sandbox.")
@@ -125,39 +111,96 @@ _secrets_file_opt = click.option(
 @_secrets_file_opt
 @_wsdl_opt
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("results.json"), show_default=True, help="Where to write results.")
-@click.option("-q", "--quiet", is_flag=True, help="Only print step lines and the summary.")
+              default=Path("results.json"), show_default=True, help="Where to write results.json.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write JUnit XML (one testcase per call).")
+@click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write a Markdown summary (failures first).")
+@click.option("--concurrency", type=click.IntRange(1, 10), default=1, show_default=True,
+              help="Calls of one step (loop items, batches) in flight at once; Marketo allows 10.")
+@click.option("--rate", default="100/20s", show_default=True, metavar="CALLS/WINDOW",
+              help="Client-side rate limit (Marketo's is 100 calls per 20 s); 0 turns it off.")
+@click.option("--retries", type=click.IntRange(0, 20), default=4, show_default=True,
+              help="Retries of a call after a transient fault (20016, 20023, 20024, 5xx, ...).")
+@click.option("--retry-backoff", type=click.FloatRange(0, 600), default=1.0, show_default=True,
+              metavar="SECONDS", help="First backoff delay; doubles each retry, with jitter.")
+@click.option("--deadline", metavar="DURATION", help="No retry starts after this (e.g. 30m).")
+@click.option("--on-ambiguous", type=click.Choice(["stop", "continue"]), default="stop",
+              show_default=True, help="What to do after a call whose outcome is unknown.")
+@click.option("--only", multiple=True, metavar="ID[,ID]", help="Run only these steps (or groups).")
+@click.option("--skip", multiple=True, metavar="ID[,ID]", help="Leave these steps out.")
+@click.option("--tags", multiple=True, metavar="TAG[,TAG]", help="Run only steps with a tag.")
+@click.option("--limit-items", type=click.IntRange(1), metavar="N",
+              help="Canary run: only the first N items of each loop.")
+@click.option("--allow-insecure-http", is_flag=True,
+              help="Allow plain http:// to a non-loopback endpoint.")
+@click.option("-q", "--quiet", is_flag=True, help="Only failures and the summary.")
+@click.option("-v", "--verbose", is_flag=True, help="Also print each retry.")
 def run(playbook: Path, sandbox: bool, sandbox_db: Path, var: tuple[str, ...],
         vars_file: tuple[Path, ...], secrets_file: Path | None, wsdl: str | None, report: Path,
-        quiet: bool) -> int:
-    """Validate PLAYBOOK, then send its steps in order."""
-    from runner import app
+        junit: Path | None, markdown: Path | None, concurrency: int, rate: str, retries: int,
+        retry_backoff: float, deadline: str | None, on_ambiguous: str, only: tuple[str, ...],
+        skip: tuple[str, ...], tags: tuple[str, ...], limit_items: int | None,
+        allow_insecure_http: bool, quiet: bool, verbose: bool) -> int:
+    """Validate PLAYBOOK completely, then send its steps in order."""
+    from runner import app, session
     from runner.console import Console
-    from runner.report import json_writer
-    from runner.transport import HttpTransport
+    from runner.executor import ExecOptions
+    from runner.ratelimit import Rate
+    from runner.retry import RetryPolicy
+    from runner.walk import Selection
 
-    plan = app.prepare(_options(playbook, wsdl, var, not sandbox, vars_file, secrets_file))
-    console = Console(plan.redactor, quiet)
-    transport = HttpTransport()
     try:
-        if sandbox:
-            from runner import sandbox as box
-            from runner.secrets import Secret
+        parsed_rate = Rate.parse(rate)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    selection = Selection(_ids(only), _ids(skip), _ids(tags), limit_items)
+    execution = ExecOptions(concurrency=concurrency, rate=parsed_rate,
+                            policy=RetryPolicy(max_attempts=retries + 1, base_s=retry_backoff),
+                            deadline_s=_duration(deadline),
+                            continue_on_ambiguous=on_ambiguous == "continue", selection=selection)
+    req = session.RunRequest(
+        playbook=playbook, wsdl=wsdl or _default_wsdl(), cli_vars=_parse_vars(var),
+        vars_files=vars_file, secrets_file=secrets_file, sandbox=sandbox, sandbox_db=sandbox_db,
+        report=report, junit=junit, markdown=markdown, execution=execution,
+        allow_insecure_http=allow_insecure_http)
+    plan = app.prepare(session.options_for(req), selection=selection)
+    _ACTIVE_REDACTOR.append(plan.redactor)
+    console = Console(plan.redactor, quiet=quiet, verbose=verbose, totals=plan.counts)
+    return session.execute(req, plan, console)
 
-            with box.running(sandbox_db) as info:
-                plan.target = app.Target(info.endpoint, info.user_id, Secret(info.encryption_key))
-                plan.redactor.add(info.encryption_key)
-                console.info(f"sandbox: {info.endpoint} (user {info.user_id}, db {sandbox_db})")
-                result = app.execute(plan, transport, observe=console.call)
-        else:
-            assert plan.target is not None
-            console.info(f"target: {plan.target.endpoint}")
-            result = app.execute(plan, transport, observe=console.call)
-    finally:
-        transport.close()
-    json_writer.write(result, plan.playbook.name, report, plan.redactor)
-    console.summary(result, str(report))
-    return ExitCode.OK if result.ok else ExitCode.STEP_FAILED
+
+@cli.command()
+@click.argument("run_ref", metavar="RUN")
+@click.option("--accept-ambiguous", is_flag=True,
+              help="Resend calls whose outcome is unknown (check Marketo first).")
+@click.option("-q", "--quiet", is_flag=True)
+@click.option("-v", "--verbose", is_flag=True)
+def resume(run_ref: str, accept_ambiguous: bool, quiet: bool, verbose: bool) -> int:
+    """Continue run RUN (an id under .mktows/runs/ or a directory) from its journal.
+
+    Calls that finished are not sent again; the run is refused if the playbook, variables,
+    data files or WSDL changed since it ran.
+    """
+    from runner import session
+    from runner.console import Console
+
+    return session.resume(run_ref, accept_ambiguous, Console(quiet=quiet, verbose=verbose))
+
+
+@cli.command()
+@click.argument("results", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path))
+def report(results: Path, junit: Path | None, markdown: Path | None) -> int:
+    """Render RESULTS (a results.json) again as JUnit XML and/or Markdown."""
+    from runner.report import rerender
+    from runner.secrets import Redactor
+
+    if junit is None and markdown is None:
+        raise UsageError("say what to write: --junit PATH and/or --markdown PATH")
+    rerender(results, junit, markdown, Redactor())
+    return ExitCode.OK
 
 
 _format_opt = click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]),
@@ -278,7 +321,7 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         code = ExitCode.INVALID
     except (KeyboardInterrupt, click.Abort):
-        click.echo("interrupted", err=True)
+        click.echo("interrupted", err=True)  # a second Ctrl-C: the journal has every outcome
         code = ExitCode.INTERRUPTED
     except RunnerError as exc:
         click.secho(f"error: {exc}", err=True, fg="red")
@@ -286,6 +329,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception:
         click.secho("mktows-run hit an internal error; please report it with this output:",
                     err=True, fg="red")
-        click.echo(traceback.format_exc(limit=-8), err=True)
+        text = traceback.format_exc(limit=-8)
+        for redact in _ACTIVE_REDACTOR:
+            text = redact(text)
+        click.echo(text, err=True)
         code = ExitCode.INTERNAL
     sys.exit(code)

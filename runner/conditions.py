@@ -117,8 +117,9 @@ class _Parser:
             return ("lit", {"true": True, "false": False, "null": None}[value])
         if value == "(":
             node = self.expr()
-            if self.take()[1] != ")":
+            if not self.peek(")"):
                 raise ConditionError("missing ')'")
+            self.take()
             return node
         if value == "[":
             items: list[Node] = []

@@ -1,8 +1,8 @@
 """Loop items: inline lists and data files (CSV, JSON, JSONL, YAML), streamed row by row, with
 declared columns checked and converted on every row.
 
-Files are never loaded whole: CSV and JSONL are read line by line, a JSON array through
-ijson, a YAML list one item at a time through PyYAML's event stream (in playbook.source).
+Files are never loaded whole: CSV and JSONL are read line by line, a JSON array through a
+position-keeping reader, a YAML list one item at a time (playbook.source streams it).
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import ijson  # type: ignore[import-untyped]
+from typing import Any, TextIO
 
 from runner.model import Column, LocatedError, Location
 
@@ -114,13 +112,67 @@ def _jsonl(path: Path, display: str) -> Iterator[Row]:
                 raise RowError(Location(display, line_no, exc.colno), f"not JSON: {exc.msg}") from None
 
 
+class _JsonArray:
+    """Streams the items of a top-level JSON array with the line each starts on.
+
+    (ijson streams too, but reports no positions; a bad row must be named by its line.)
+    """
+
+    def __init__(self, f: TextIO, display: str) -> None:
+        self.f, self.display = f, display
+        self.buf, self.pos, self.line, self.eof = "", 0, 1, False
+        self.decoder = json.JSONDecoder()
+
+    def _fill(self) -> bool:
+        chunk = self.f.read(1 << 16)
+        self.line += self.buf.count("\n", 0, self.pos)
+        self.buf, self.pos = self.buf[self.pos:] + chunk, 0
+        self.eof = not chunk
+        return bool(chunk)
+
+    def _skip_space(self) -> str:
+        while True:
+            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\r\n":
+                self.pos += 1
+            if self.pos < len(self.buf) or not self._fill():
+                return self.buf[self.pos:self.pos + 1]
+
+    def _where(self) -> Location:
+        return Location(self.display, self.line + self.buf.count("\n", 0, self.pos), 0)
+
+    def items(self) -> Iterator[tuple[Location, Any]]:
+        if self._skip_space() != "[":
+            raise RowError(self._where(), "a JSON data file must be an array of items")
+        self.pos += 1
+        first = True
+        while True:
+            char = self._skip_space()
+            if char == "]":
+                return
+            if not first:
+                if char != ",":
+                    raise RowError(self._where(), "expected ',' or ']' between items")
+                self.pos += 1
+                self._skip_space()
+            first = False
+            where = self._where()
+            while True:
+                try:
+                    value, end = self.decoder.raw_decode(self.buf, self.pos)
+                    if end < len(self.buf) or self.eof or not self._fill():
+                        break  # (a value ending at the buffer's end may go on: a number)
+                    continue
+                except json.JSONDecodeError as exc:
+                    if self.eof or not self._fill():
+                        raise RowError(where, f"not JSON: {exc.msg}") from None
+            self.pos = end
+            yield where, value
+
+
 def _json(path: Path, display: str) -> Iterator[Row]:
-    with path.open("rb") as f:
-        try:
-            for n, item in enumerate(ijson.items(f, "item", use_float=True), 1):
-                yield Row(n, Location(display, 1, 1), item)
-        except ijson.JSONError as exc:
-            raise RowError(Location(display, 1, 1), f"not a JSON array of items: {exc}") from None
+    with path.open(encoding="utf-8") as f:
+        for n, (where, item) in enumerate(_JsonArray(f, display).items(), 1):
+            yield Row(n, where, item)
 
 
 YamlReader = Callable[[Path, str], Iterator[tuple[int, Any]]]
@@ -129,12 +181,18 @@ YamlReader = Callable[[Path, str], Iterator[tuple[int, Any]]]
 def read_file(path: Path, display: str, fmt: str, delimiter: str,
               yaml_items: YamlReader) -> Iterator[Row]:
     """Stream a data file's items. `yaml_items` is the YAML owner's streaming reader."""
-    if fmt == "csv":
-        yield from _csv(path, display, delimiter)
-    elif fmt == "jsonl":
-        yield from _jsonl(path, display)
-    elif fmt == "json":
-        yield from _json(path, display)
-    else:
-        for n, (line, item) in enumerate(yaml_items(path, display), 1):
-            yield Row(n, Location(display, line, 0), item)
+    try:
+        if fmt == "csv":
+            yield from _csv(path, display, delimiter)
+        elif fmt == "jsonl":
+            yield from _jsonl(path, display)
+        elif fmt == "json":
+            yield from _json(path, display)
+        else:
+            for n, (line, item) in enumerate(yaml_items(path, display), 1):
+                yield Row(n, Location(display, line, 0), item)
+    except UnicodeDecodeError as exc:
+        raise LocatedError(Location(display, 1, 0), f"not UTF-8 text (byte {exc.start}); save "
+                           "the file as UTF-8") from None
+    except OSError as exc:
+        raise LocatedError(Location(display, 1, 0), f"cannot read: {exc.strerror}") from None

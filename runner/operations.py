@@ -24,11 +24,16 @@ OPERATIONS = (
 NON_IDEMPOTENT = frozenset({"requestCampaign", "scheduleCampaign"})
 
 
+_LEAD = {"Id": 1, "Email": "lead@example.com", "ForeignSysPersonId": "1", "ForeignSysType": "CUSTOM",
+         "leadAttributeList": {}}
+
+
 @dataclass(frozen=True)
 class Output:
     type: str  # int | str | bool | list | dict | str?  (a "?" suffix: may be null)
     doc: str
     sample: Any  # a value of the right type, used when a run-time value is not yet known
+    item: Any = None  # a sample element, for references into a list or record output
 
 
 OUTPUTS: dict[str, dict[str, Output]] = {
@@ -36,22 +41,24 @@ OUTPUTS: dict[str, dict[str, Output]] = {
         "leadId": Output("int", "the synced lead's Marketo id", 1),
         "status": Output("str", "CREATED, UPDATED or FAILED", "UPDATED"),
         "error": Output("str?", "the sync error, null on success", None),
-        "leadRecord": Output("dict?", "the full lead (returnLead: true), else null", None),
+        "leadRecord": Output("dict?", "the full lead (returnLead: true), else null", None, _LEAD),
     },
     "syncMultipleLeads": {
-        "syncStatusList": Output("list", "one {leadId, status, error} per record, in order", []),
-        "leadIds": Output("list", "the leads' ids, in input order", []),
+        "syncStatusList": Output("list", "one {leadId, status, error} per record, in order", [],
+                                 {"leadId": 1, "status": "CREATED", "error": None}),
+        "leadIds": Output("list", "the leads' ids, in input order", [], 1),
     },
     "requestCampaign": {"success": Output("bool", "true when Marketo accepted the request", True)},
     "scheduleCampaign": {"success": Output("bool", "true when Marketo scheduled the run", True)},
     "getLead": {
         "count": Output("int", "how many leads matched", 1),
-        "leadRecordList": Output("list", "the matching leads", []),
+        "leadRecordList": Output("list", "the matching leads", [], _LEAD),
         "leadId": Output("int", "the first matching lead's id", 1),
     },
     "getCampaignsForSource": {
         "returnCount": Output("int", "how many campaigns", 0),
-        "campaignRecordList": Output("list", "{id, name, description} per campaign", []),
+        "campaignRecordList": Output("list", "{id, name, description} per campaign", [],
+                                     {"id": 1, "name": "campaign", "description": ""}),
     },
 }
 

@@ -227,6 +227,7 @@ class Scope:
     secret_values: set[str] = field(default_factory=set)  # shared by every copy of a scope
     looped: set[str] = field(default_factory=set)  # steps that ran once per loop item
     grouped: dict[str, str] = field(default_factory=dict)  # step id -> its group, once past
+    unselected: set[str] = field(default_factory=set)  # left out by --only/--skip/--tags
 
     def with_item(self, item: Any) -> Scope:
         return replace(self, item=item, in_loop=True)
@@ -271,6 +272,9 @@ class Scope:
 
     def _ns_steps(self, ref: Ref) -> Any:
         step = str(ref.path[0])
+        if step in self.unselected:
+            raise Unresolved(f"{ref.text}: step '{step}' is not selected, so its outputs will "
+                             "not exist", "select it too (--only/--tags), or do not --skip it")
         if step in self.grouped:
             raise Unresolved(f"{ref.text}: step '{step}' is inside the group "
                              f"'{self.grouped[step]}'; its outputs are only visible there")
@@ -294,7 +298,7 @@ class Scope:
             hint = suggest(output, list(declared)) or f"{operation} outputs: {', '.join(declared)}"
             raise Unresolved(f"{ref.text}: {operation} has no output '{output}'", hint)
         if step not in self.outputs:
-            return Pending(step, declared[output].sample if len(ref.path) == 2 else None)
+            return Pending(step, _sample(declared[output], ref.path[2:]))
         try:
             return dig(self.outputs[step][output], ref.path[2:])
         except (KeyError, IndexError, TypeError):
@@ -304,6 +308,17 @@ class Scope:
         if not self.in_loop:
             raise Unresolved(f"{ref.text}: ${{item...}} is only defined inside a loop")
         return _follow(self.item, ref, "item", "field")
+
+
+def _sample(output: Any, path: tuple[str | int, ...]) -> Any:
+    """A typed stand-in for a step output not known until the step has run."""
+    if not path:
+        return output.sample
+    value = output.item
+    rest = path[1:] if output.type == "list" else path  # [n] picks an element: skip it
+    for part in rest:
+        value = value.get(part) if isinstance(value, dict) else None
+    return "sample" if value is None else value
 
 
 def _follow(root: Any, ref: Ref, ns: str, noun: str) -> Any:

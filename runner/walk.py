@@ -19,6 +19,7 @@ from runner import data, operations, variables
 from runner.conditions import ConditionError, Unknown, compile_condition
 from runner.model import LocatedError, Location
 from runner.playbook import Loop, Playbook, Step, iter_items
+from runner.playbook.source import json_path
 from runner.soap import envelope
 from runner.soap.xsd import ServiceSchema
 from runner.variables import Pending, Scope, Unresolved
@@ -50,6 +51,33 @@ class Skip:
     reason: str
 
 
+@dataclass
+class StepEnd:
+    """Every call of this step (in this scope) has been yielded: a barrier for senders that
+    run a step's calls concurrently, before the next step reads their outputs."""
+
+    step: Step
+    scope: Scope
+
+
+@dataclass(frozen=True)
+class Selection:
+    """--only / --skip / --tags / --limit-items."""
+
+    only: frozenset[str] = frozenset()
+    skip: frozenset[str] = frozenset()
+    tags: frozenset[str] = frozenset()
+    limit_items: int | None = None
+
+    def selects(self, step: Step, inherited: frozenset[str]) -> bool:
+        if step.id in self.skip or inherited & self.skip:
+            return False
+        if self.only and step.id not in self.only and not (inherited & self.only):
+            return False
+        tags = set(step.tags) | inherited
+        return not self.tags or bool(self.tags & tags)
+
+
 Report = Callable[[PathT | Location, str, str | None], None]
 
 
@@ -60,14 +88,26 @@ class Walker:
     report: Report  # where problems go (dry pass) / raise (live pass)
     live: bool
     counts: dict[str, int] = field(default_factory=dict)  # calls per step (dry pass)
+    selection: Selection = field(default_factory=Selection)
+    # json paths of problems already found (dry pass): such steps are resolved, so that
+    # unknown variables are still reported, but not built (the XSD would only repeat them)
+    broken: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self.base = self.playbook.path.parent
 
     # -- entry ---------------------------------------------------------------------------
-    def walk(self, steps: tuple[Step, ...], scope: Scope, prefix: str = "") -> Iterator[Call | Skip]:
+    def walk(self, steps: tuple[Step, ...], scope: Scope, prefix: str = "",
+             inherited: frozenset[str] = frozenset()) -> Iterator[Call | Skip | StepEnd]:
         for step in steps:
             key = f"{prefix}{step.id}"
+            # A group passes its id and tags down: --only GROUP or --tags T selects its steps.
+            marks = inherited | {step.id, *step.tags}
+            if not step.children and not self.selection.selects(step, inherited):
+                yield Skip(step, key, "not selected")
+                scope.step_ops[step.id] = step.operation or "group"
+                scope.unselected.add(step.id)
+                continue
             # With a loop, `when` filters the items (it may read ${item...}); see _items.
             when = True if step.loop is not None else self._condition(step, scope)
             if when is False:
@@ -76,7 +116,7 @@ class Walker:
                 continue
             condition = f"known after step {when.step}" if isinstance(when, Unknown) else None
             if step.children:
-                yield from self._group(step, scope, key)
+                yield from self._group(step, scope, key, marks)
             elif step.loop is not None and step.operation in operations.BATCHING:
                 yield from self._batched(step, scope, key, condition)
             elif step.loop is not None:
@@ -87,6 +127,8 @@ class Walker:
                 yield from self._batched(step, scope, key, condition)
             else:
                 yield from self._one(step, scope, key, "", condition)
+            if step.operation:
+                yield StepEnd(step, scope)
             scope.step_ops[step.id] = step.operation or "group"
             if step.loop is not None:
                 scope.looped.add(step.id)
@@ -100,7 +142,18 @@ class Walker:
             return compile_condition(step.when).evaluate(scope.lookup)
         except (ConditionError, Unresolved) as exc:
             self.report((*step.path, "when"), f"condition: {exc}", getattr(exc, "hint", None))
+            # Go on checking the step's parameters: every problem is reported in one pass.
+            return Unknown("?")
+
+    def _is_broken_loop(self, step: Step) -> bool:
+        mine = json_path((*step.path, "loop"))
+        return any(p == mine or p.startswith((mine + ".", mine + "[")) for p in self.broken)
+
+    def _is_broken(self, step: Step) -> bool:
+        if not self.broken:
             return False
+        mine = json_path(step.path)
+        return any(p == mine or p.startswith((mine + ".", mine + "[")) for p in self.broken)
 
     # -- loops -----------------------------------------------------------------------------
     def _rows(self, loop: Loop, scope: Scope) -> Iterator[data.Row]:
@@ -108,9 +161,15 @@ class Walker:
         if loop.file is not None:
             path = (self.base / loop.file)
             display = loop.file
-            if not path.is_file():
+            try:
+                exists = path.is_file()
+            except OSError as exc:
+                self.report((*loop.path, "file"), f"data file path is unusable: {exc.strerror}",
+                            None)
+                return
+            if not exists:
                 self.report((*loop.path, "file"), f"data file {loop.file} does not exist",
-                            f"paths are relative to the playbook ({self.base})")
+                            "paths are relative to the folder the playbook is in")
                 return
             try:
                 fmt = data.file_format(path, loop.format)
@@ -135,9 +194,13 @@ class Walker:
     def _items(self, step: Step, scope: Scope) -> Iterator[tuple[data.Row, Scope, str | None]]:
         """The loop's items that pass the step's `when`, each with its scope."""
         assert step.loop is not None
+        if self._is_broken_loop(step):
+            return  # the loop's own declaration is wrong: its rows cannot be checked
         bad = 0
+        taken = 0
+        limit = self.selection.limit_items
         rows = self._rows(step.loop, scope)
-        while True:
+        while limit is None or taken < limit:
             try:
                 row = next(rows)
                 row = data.check_row(row, step.loop.columns)
@@ -154,17 +217,20 @@ class Walker:
             when = self._condition(step, item_scope)
             if when is False:
                 continue
+            taken += 1
             yield row, item_scope, (f"known after step {when.step}"
                                     if isinstance(when, Unknown) else None)
         if bad > MAX_ROW_PROBLEMS:
             self.report(step.loop.path, f"{bad - MAX_ROW_PROBLEMS} more rows with problems", None)
 
-    def _group(self, step: Step, scope: Scope, key: str) -> Iterator[Call | Skip]:
+    def _group(self, step: Step, scope: Scope, key: str,
+               marks: frozenset[str]) -> Iterator[Call | Skip | StepEnd]:
         if step.loop is None:
-            yield from self.walk(step.children, scope.inner(), f"{key}/")
+            yield from self.walk(step.children, scope.inner(), f"{key}/", marks)
             return
         for row, item_scope, _ in self._items(step, scope):
-            yield from self.walk(step.children, item_scope.inner(), f"{key}/item-{row.number}/")
+            yield from self.walk(step.children, item_scope.inner(), f"{key}/item-{row.number}/",
+                                 marks)
 
     # -- calls -----------------------------------------------------------------------------
     def _resolve(self, step: Step, scope: Scope) -> dict[str, Any] | None:
@@ -176,7 +242,7 @@ class Walker:
     def _one(self, step: Step, scope: Scope, key: str, label: str,
              condition: str | None) -> Iterator[Call]:
         params = self._resolve(step, scope)
-        if params is not None:
+        if params is not None and not self._is_broken(step):
             call = self._call(step, scope, key, label, params, condition)
             if call is not None:
                 yield call
@@ -194,7 +260,7 @@ class Walker:
         for _, item_scope, note in items:
             condition = condition or note
             params = self._resolve(step, item_scope)
-            if params is None:
+            if params is None or self._is_broken(step):
                 continue
             entries = params.pop(list_field, None) or []
             if not isinstance(entries, list):

@@ -175,7 +175,8 @@ def load(path: Path, display: str | None = None) -> tuple[Document, list[Problem
         mark = exc.problem_mark or exc.context_mark
         loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
         what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        return doc, [Problem(loc, "", f"YAML syntax error: {what}")]
+        hint = "indent with spaces: YAML does not allow tabs" if "'\\t'" in what else None
+        return doc, [Problem(loc, "", f"YAML syntax error: {what}", hint)]
     except yaml.YAMLError as exc:
         return doc, [Problem(Location(name, 1, 1), "", f"YAML error: {exc}")]
     if root is None:
