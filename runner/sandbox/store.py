@@ -22,6 +22,7 @@ from typing import Any
 
 from runner.sandbox.db import connect
 from runner.sandbox.fixture import SeedLead
+from runner.sandbox.views import StoreViews, lead_from_row
 
 
 def utc_now() -> datetime:
@@ -71,7 +72,7 @@ class RequestLog:
     counted: bool = False  # counted toward the rate window and the daily quota
 
 
-class Store:
+class Store(StoreViews):
     """The lead database. Safe to share between threads; `close()` when done."""
 
     def __init__(self, db_path: Path, clock: Callable[[], datetime] = utc_now) -> None:
@@ -142,7 +143,7 @@ class Store:
                            path, value)
 
     def _leads(self, where: str, *args: Any) -> list[Lead]:
-        return [_lead(r) for r in self.rows(f"SELECT * FROM leads {where}", *args)]
+        return [lead_from_row(r) for r in self.rows(f"SELECT * FROM leads {where}", *args)]
 
     def insert(self, lead: Lead) -> Lead:
         """Store a new lead; its `id` is ignored and the stored lead is returned."""
@@ -211,48 +212,6 @@ class Store:
         return int(self.rows("SELECT count(*) FROM requests WHERE counted AND time >= ?",
                              iso)[0][0])
 
-    # -- inspection (tests and the CLI) --------------------------------------------------
-
-    def leads(self) -> list[dict[str, Any]]:
-        return [asdict(lead) for lead in self._leads("ORDER BY id")]
-
-    def lead(self, lead_id: int) -> dict[str, Any] | None:
-        found = self.get(lead_id)
-        return asdict(found) if found else None
-
-    def campaign_runs(self) -> list[dict[str, Any]]:
-        runs = []
-        for row in self.rows("SELECT * FROM campaign_runs ORDER BY id"):
-            run = dict(row)
-            for key in ("lead_ids", "tokens", "effective_tokens", "ignored_key_list",
-                        "unresolved_keys"):
-                run[key] = json.loads(run[key])
-            runs.append(run)
-        return runs
-
-    def requests(self) -> list[dict[str, Any]]:
-        out = []
-        for row in self.rows("SELECT * FROM requests ORDER BY id"):
-            req = dict(row)
-            req["applied"], req["counted"] = bool(req["applied"]), bool(req["counted"])
-            out.append(req)
-        return out
-
-    def request_count(self) -> int:
-        return int(self.rows("SELECT count(*) FROM requests")[0][0])
-
-    def programs(self) -> list[dict[str, Any]]:
-        """The programs created by cloneToProgramName, with their campaigns."""
-        out = []
-        for row in self.rows("SELECT * FROM programs ORDER BY created_at, name"):
-            program = dict(row)
-            program["tokens"] = json.loads(program["tokens"])
-            program["campaigns"] = [dict(c) for c in self.rows(
-                "SELECT id, name, type FROM campaigns WHERE program_name = ? ORDER BY id",
-                row["name"])]
-            out.append(program)
-        return out
-
     def reset(self) -> None:
         """Forget every lead, run, clone and request; ids start again from 1. The fixture's
         seed leads come back the next time a sandbox opens the database."""
@@ -260,9 +219,3 @@ class Store:
             for table in ("leads", "campaign_runs", "requests", "campaigns", "programs", "meta"):
                 self._db.execute(f"DELETE FROM {table}")
             self._db.execute("DELETE FROM sqlite_sequence")
-
-
-def _lead(row: sqlite3.Row) -> Lead:
-    values = dict(row)
-    values["attributes"] = json.loads(values["attributes"])
-    return Lead(**values)

@@ -3,7 +3,8 @@
 Matching (mktows-operations.md "syncLead"): Id, then ForeignSysPersonId (with its
 ForeignSysType), then the Munchkin cookie, then Email (the oldest lead with that email,
 only when dedup is on). Every key but Email is unique. Id must exist (20103); any other key
-that finds nothing falls through to the next one. The winner takes the record's other
+that finds nothing falls through to the next one. A record with no key at all is fault
+20101 in strict mode and a new lead in lenient mode (what production did). The winner takes the record's other
 keys: a foreign id or cookie held by another lead moves to it (the cookie only with
 moveCookie; without it, a cookie that is someone else's stays there).
 
