@@ -29,6 +29,7 @@ OWNERS = {
     "jsonschema": ("runner.jsonschemas",),
     "xmlschema": ("runner.soap.xsd",),
     "requests": ("runner.transport",),
+    "urllib3": ("runner.transport",),
     "click": ("runner.cli", "runner.console"),
 }
 
