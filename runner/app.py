@@ -239,7 +239,7 @@ def input_hashes(plan: Plan) -> dict[str, Any]:
         "playbook": journal.sha256_file(plan.playbook.path),
         "vars": journal.sha256_json(plan.vars),
         "wsdl": plan.schema.sha256,
-        "data": {str(p): journal.sha256_file(p) for p in data_files(plan.playbook)
+        "data": {name: journal.sha256_file(p) for name, p in data_files(plan.playbook).items()
                  if p.is_file()},
     }
 

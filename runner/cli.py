@@ -174,9 +174,13 @@ def run(playbook: Path, sandbox: bool, sandbox_db: Path, var: tuple[str, ...],
 @click.argument("run_ref", metavar="RUN")
 @click.option("--accept-ambiguous", is_flag=True,
               help="Resend calls whose outcome is unknown (check Marketo first).")
+@click.option("--on-ambiguous", type=click.Choice(["stop", "continue"]),
+              help="Override the run's choice: stop at, or go past, a call whose outcome is "
+                   "unknown.")
 @click.option("-q", "--quiet", is_flag=True)
 @click.option("-v", "--verbose", is_flag=True)
-def resume(run_ref: str, accept_ambiguous: bool, quiet: bool, verbose: bool) -> int:
+def resume(run_ref: str, accept_ambiguous: bool, on_ambiguous: str | None, quiet: bool,
+           verbose: bool) -> int:
     """Continue run RUN (an id under .mktows/runs/ or a directory) from its journal.
 
     Calls that finished are not sent again; the run is refused if the playbook, variables,
@@ -185,7 +189,8 @@ def resume(run_ref: str, accept_ambiguous: bool, quiet: bool, verbose: bool) -> 
     from runner import session
     from runner.console import Console
 
-    return session.resume(run_ref, accept_ambiguous, Console(quiet=quiet, verbose=verbose))
+    go_on = None if on_ambiguous is None else on_ambiguous == "continue"
+    return session.resume(run_ref, accept_ambiguous, Console(quiet=quiet, verbose=verbose), go_on)
 
 
 @cli.command()
@@ -275,23 +280,111 @@ def plan(playbook: Path, var: tuple[str, ...], vars_file: tuple[Path, ...], wsdl
     return ExitCode.OK
 
 
-@cli.command()
+class _DefaultTo(click.Group):
+    """A group whose first argument may be left out: `sandbox --port 9` = `sandbox serve ...`."""
+
+    default = ""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
+            args = [self.default, *args]
+        return super().parse_args(ctx, args)
+
+
+class _SandboxGroup(_DefaultTo):
+    default = "serve"
+
+
+@cli.group(cls=_SandboxGroup)
+def sandbox() -> None:
+    """The local Marketo: serve it, look inside it, reset it.
+
+    \b
+    mktows-run sandbox [serve] [--port N] [--db PATH] [--fixture FILE] [--lenient] [--fault K=R]
+    mktows-run sandbox leads|runs|requests|programs [--db PATH] [--json] [--last N]
+    mktows-run sandbox reset [--db PATH] [--fixture FILE]
+    """
+
+
+_db_opt = click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+                       default=DEFAULT_SANDBOX_DB, show_default=True, help="The lead database.")
+_fixture_opt = click.option(
+    "--fixture", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML fixture: users, settings, fields, programs, campaigns (default: bundled).")
+
+
+@sandbox.command("serve")
 @click.option("--port", type=int, default=8080, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
-              default=DEFAULT_SANDBOX_DB, show_default=True)
-@click.option("--fixture", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="YAML fixture: users, programs, campaigns, fields (default: bundled).")
-def sandbox(port: int, host: str, db: Path, fixture: Path | None) -> int:
-    """Serve the local Marketo mktows sandbox in the foreground (Ctrl-C stops it)."""
+@_db_opt
+@_fixture_opt
+@click.option("--lenient", is_flag=True,
+              help="Behave like production Marketo: ignore unknown or miscased elements.")
+@click.option("--no-limits", is_flag=True, help="Switch off rate, concurrency and quota limits.")
+@click.option("--rate-limit", metavar="CALLS/WINDOW", help="e.g. 100/2s (default 100/20s).")
+@click.option("--seed", type=int, help="Seed of the fault injection (same seed, same faults).")
+@click.option("--fault", "faults", multiple=True, metavar="KIND=RATE",
+              help="Inject faults: http500, http503, drop_before, drop_after, slow, fault20016, "
+                   "fault20023, fault20024 (e.g. --fault drop_after=0.05).")
+def sandbox_serve(port: int, host: str, db: Path, fixture: Path | None, lenient: bool,
+                  no_limits: bool, rate_limit: str | None, seed: int | None,
+                  faults: tuple[str, ...]) -> int:
+    """Serve the sandbox in the foreground (Ctrl-C stops it)."""
     from runner import sandbox as box
+    from runner.ratelimit import Rate
+
+    try:
+        changes: dict[str, Any] = dict(box.parse_fault(f) for f in faults)
+        if seed is not None:
+            changes["seed"] = seed
+        if lenient:
+            changes["strict"] = False
+        if rate_limit:
+            rate = Rate.parse(rate_limit)
+            changes.update(rate_limit_calls=rate.calls or None,
+                           rate_limit_window=rate.window_s or 20.0)
+        config = box.fixture_config(fixture).override(**changes)
+        if no_limits:
+            config = config.without_limits()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
     def ready(info: Any) -> None:
         click.echo(f"mktows sandbox listening\n  endpoint:       {info.endpoint}\n"
                    f"  WSDL:           {info.endpoint}?WSDL\n  user id:        {info.user_id}\n"
-                   f"  encryption key: {info.encryption_key}\n  database:       {info.db_path}")
+                   f"  encryption key: {info.encryption_key}\n  database:       {info.db_path}\n"
+                   f"  mode:           {'lenient' if lenient else 'strict'}"
+                   + (f", faults {', '.join(faults)}" if faults else ""))
 
-    box.serve(db, fixture, host=host, port=port, on_ready=ready)
+    box.serve(db, fixture, host=host, port=port, on_ready=ready, config=config)
+    return ExitCode.OK
+
+
+def _show_command(view: str) -> None:
+    @sandbox.command(view, help=f"Print the sandbox's {view}.")
+    @_db_opt
+    @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+    @click.option("--last", type=click.IntRange(1), help="Only the last N.")
+    def show(db: Path, as_json: bool, last: int | None) -> int:
+        from runner import sandbox as box
+
+        click.echo(box.show(db, view, as_json=as_json, last=last))
+        return ExitCode.OK
+
+
+for _view in ("leads", "runs", "requests", "programs"):
+    _show_command(_view)
+
+
+@sandbox.command("reset")
+@_db_opt
+@_fixture_opt
+def sandbox_reset(db: Path, fixture: Path | None) -> int:
+    """Empty the database and put the fixture's seed leads back."""
+    from runner import sandbox as box
+
+    box.reset(db, fixture)
+    click.echo(f"sandbox database {db} reset", err=True)
     return ExitCode.OK
 
 

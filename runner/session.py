@@ -165,11 +165,15 @@ def exit_code(result: RunResult) -> int:
     return ExitCode.OK if result.ok else ExitCode.STEP_FAILED
 
 
-def resume(ref: str, accept_ambiguous: bool, console: Any) -> int:
+def resume(ref: str, accept_ambiguous: bool, console: Any,
+           continue_on_ambiguous: bool | None = None) -> int:
     run_dir = journal.find(ref)
     past = journal.read(run_dir)
     req = RunRequest.from_json(past.header["request"])
-    req = replace(req, execution=replace(req.execution, accept_ambiguous=accept_ambiguous))
+    go_on = req.execution.continue_on_ambiguous if continue_on_ambiguous is None else (
+        continue_on_ambiguous)
+    req = replace(req, execution=replace(req.execution, accept_ambiguous=accept_ambiguous,
+                                         continue_on_ambiguous=go_on))
     plan = app.prepare(options_for(req), selection=req.execution.selection)
     changed = app.changed_inputs(past.header.get("hashes") or {}, app.input_hashes(plan))
     if changed:

@@ -343,7 +343,7 @@ def _samples(value: Any) -> Any:
     return value
 
 
-def data_files(playbook: Playbook) -> list[Path]:
-    """Every data file the playbook's loops read (for hashing and `plan`)."""
-    return [playbook.path.parent / s.loop.file for s in playbook.all_steps()
-            if s.loop is not None and s.loop.file is not None]
+def data_files(playbook: Playbook) -> dict[str, Path]:
+    """Every data file the playbook's loops read, by the name the playbook gives it."""
+    return {s.loop.file: playbook.path.parent / s.loop.file for s in playbook.all_steps()
+            if s.loop is not None and s.loop.file is not None}
