@@ -161,6 +161,8 @@ class Condition:
 def compile_condition(text: str | bool) -> Condition:
     if isinstance(text, bool):
         return Condition(str(text).lower(), ("lit", text))
+    if not isinstance(text, str):
+        raise ConditionError(f"a condition is text or true/false, not {type(text).__name__}")
     try:
         parser = _Parser(_tokens(text))
         tree = parser.expr()

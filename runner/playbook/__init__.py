@@ -71,9 +71,11 @@ def _loop(raw: Any, path: PathT) -> Loop | None:
     if raw is None:
         return None
     if isinstance(raw, dict):
+        listed = raw.get("columns")  # anything but a list is the schema's to report
         columns = tuple(
             Column(str(c["name"]), bool(c.get("required", False)), str(c.get("type", "string")))
-            for c in (raw.get("columns") or []) if isinstance(c, dict) and "name" in c)
+            for c in (listed if isinstance(listed, list) else []) if isinstance(c, dict)
+            and "name" in c)
         return Loop(raw.get("items"), raw.get("file"), raw.get("format"),
                     str(raw.get("delimiter") or ","), columns, path)
     return Loop(raw, None, None, ",", (), path)
