@@ -26,6 +26,7 @@ from runner.soap import auth, envelope, response
 from runner.walk import Call, Selection, Skip, StepEnd, Walker
 
 MAX_CONCURRENCY = 10
+MAX_AHEAD = 100
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,9 @@ class Executor:
                         selection=self.options.selection)
         scope = plan.fresh_scope()
         workers = max(1, min(self.options.concurrency, MAX_CONCURRENCY))
+        # Calls built ahead of their send: while the rate limiter holds the workers, the
+        # walker prepares the next window's calls, so a window opens on ready envelopes.
+        ahead = max(workers, min(self.options.rate.calls, MAX_AHEAD)) if workers > 1 else 1
         events = walker.walk(plan.playbook.steps, scope)
         pending: dict[Future[CallResult], Call] = {}
         stopped = False
@@ -103,12 +107,22 @@ class Executor:
                     self._settle(steps, event, settled)
                     stopped = settled.status == "ambiguous" and not self.options.continue_on_ambiguous
                     continue
-                while len(pending) >= workers:
+                if workers == 1:  # no thread hand-off per call when nothing runs beside it
+                    res = self._attempts(event)
+                    self._settle(steps, event, res)
+                    stopped = _stops(res, self.options)
+                    continue
+                while len(pending) >= ahead:
                     stopped = self._drain(pending, steps, wait_all=False)
                     if stopped:
                         break
                 if not stopped:
                     pending[pool.submit(self._attempts, event)] = event
+            if stopped:
+                for future in pending:  # queued behind the failure: never sent
+                    future.cancel()
+                for future in [f for f in pending if f.cancelled()]:
+                    del pending[future]
             self._drain(pending, steps, wait_all=True)
         result.steps = list(steps.values())
         result.interrupted = self.stop.is_set()
@@ -125,9 +139,7 @@ class Executor:
             call = pending.pop(future)
             res = future.result()
             self._settle(steps, call, res)
-            if res.status == "failed" or (res.status == "ambiguous"
-                                          and not self.options.continue_on_ambiguous):
-                stop = True
+            stop = stop or _stops(res, self.options)
         return stop or self.stop.is_set()
 
     def _settle(self, steps: dict[str, StepResult], call: Call, res: CallResult) -> None:
@@ -165,18 +177,22 @@ class Executor:
         res = CallResult(call.key, call.label, "failed")
         started = time.perf_counter()
         if self.journal is not None and operation in NON_IDEMPOTENT:
-            self.journal.write({"type": "send", "key": call.key})
+            self.journal.write({"type": "send", "key": call.key}, durable=True)
         while True:
             res.attempts += 1
-            self.limiter.acquire()
+            slot = self.limiter.acquire()
             try:
                 res.outputs = self._attempt(call)
                 res.status = "ok"
                 break
             except (SoapFaultError, TransportError, ResponseError) as exc:
+                self.limiter.release(slot)  # before any backoff sleep: the call is over
                 action = retry.decide(exc, operation)
                 if not self._retry(res, exc, action):
                     break
+            finally:
+                if slot.done is None:
+                    self.limiter.release(slot)
         res.duration_s = round(time.perf_counter() - started, 6)
         return res
 
@@ -221,6 +237,11 @@ class Executor:
                                     envelope.envelope(headers, call.body))
         binding = plan.schema.bindings[operation]
         return response.read(operation, binding.output_element, reply)
+
+
+def _stops(res: CallResult, options: ExecOptions) -> bool:
+    return res.status == "failed" or (res.status == "ambiguous"
+                                      and not options.continue_on_ambiguous)
 
 
 def _raise(where: Any, message: str, hint: str | None) -> None:

@@ -1,5 +1,5 @@
 """The run journal: `.mktows/runs/<run-id>/journal.jsonl`, one JSON line per event, flushed
-and fsynced as it is written, never holding a secret (every line goes through the redactor).
+as it is written and fsynced right after, never holding a secret (every line goes through the redactor).
 
 Lines: a `run` header (what ran, with hashes of every input), `send` before a call that must
 not be resent blindly leaves (so a crash mid-call is known to be ambiguous), `call` with
@@ -43,23 +43,56 @@ def sha256_json(value: Any) -> str:
 
 
 class Journal:
+    """Appends lines, each flushed at once and fsynced by a background syncer (one fsync
+    covers every line written before it). `durable=True` waits for the fsync: a `send`
+    intent line must be on disk before its non-idempotent request leaves. An outcome line
+    lost to a crash in the last milliseconds costs nothing unsafe: resume resends an upsert
+    again, and holds back a campaign call as ambiguous because its intent line is there."""
+
     def __init__(self, path: Path, redact: Callable[[str], str]) -> None:
         self.path = path
         self.redact = redact
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._written = 0
+        self._synced = 0
+        self._closing = False
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = path.open("a", encoding="utf-8")
+        self._syncer = threading.Thread(target=self._sync_loop, name="mktows-journal",
+                                        daemon=True)
+        self._syncer.start()
 
-    def write(self, record: dict[str, Any]) -> None:
+    def write(self, record: dict[str, Any], *, durable: bool = False) -> None:
         line = self.redact(json.dumps(record, default=str, separators=(",", ":"))) + "\n"
-        with self._lock:
+        with self._cond:
             self._file.write(line)
             self._file.flush()
-            os.fsync(self._file.fileno())  # a SIGKILL right after this loses nothing
+            self._written += 1
+            mine = self._written
+            self._cond.notify_all()
+            while durable and self._synced < mine:
+                self._cond.wait()
+
+    def _sync_loop(self) -> None:
+        fd = self._file.fileno()
+        while True:
+            with self._cond:
+                while self._synced >= self._written and not self._closing:
+                    self._cond.wait()
+                if self._synced >= self._written:
+                    return  # closing, and everything is on disk
+                upto = self._written
+            os.fdatasync(fd)  # outside the lock: writers carry on meanwhile
+            with self._cond:
+                self._synced = upto
+                self._cond.notify_all()
 
     def close(self) -> None:
-        with self._lock:
-            self._file.close()
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._syncer.join()
+        self._file.close()
 
 
 @dataclass

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-# The server measures its window from arrival times; a small margin keeps network jitter
-# from putting call 101 inside Marketo's 20 s.
-_MARGIN = 1.02
+# A slot is held from the moment a call is sent until its answer plus the window: the server
+# counts a call when it admits it, which is somewhere in between, and under load that can be
+# well after the client sent it. Timing the window from the answer can never undercount.
+_MARGIN_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -38,29 +38,52 @@ class Rate:
         return cls(int(calls), float(number or 1) * unit[suffix])
 
 
+class Slot:
+    """One call's place in the window: in flight until `release`, then until `done + W`."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done: float | None = None
+
+
 class RateLimiter:
     def __init__(self, rate: Rate, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.rate = rate
         self.clock = clock
         self.sleep = sleep
-        self._sent: deque[float] = deque()
-        self._lock = threading.Lock()
+        self._slots: list[Slot] = []
+        self._cond = threading.Condition()
 
-    def acquire(self) -> float:
-        """Wait for a slot; returns the seconds waited."""
+    def acquire(self) -> Slot:
+        """Wait for room in the window; hold the returned slot until the call is answered."""
+        slot = Slot()
         if self.rate.calls <= 0:
-            return 0.0
-        waited = 0.0
-        window = self.rate.window_s * _MARGIN
-        while True:
-            with self._lock:
+            return slot
+        window = self.rate.window_s + _MARGIN_S
+        with self._cond:
+            while True:
                 now = self.clock()
-                while self._sent and now - self._sent[0] >= window:
-                    self._sent.popleft()
-                if len(self._sent) < self.rate.calls:
-                    self._sent.append(now)
-                    return waited
-                pause = window - (now - self._sent[0])
-            self.sleep(pause)
-            waited += pause
+                # (1e-9: a slot exactly one window old has left it, float rounding aside)
+                self._slots = [s for s in self._slots
+                               if s.done is None or now - s.done < window - 1e-9]
+                if len(self._slots) < self.rate.calls:
+                    self._slots.append(slot)
+                    return slot
+                ended = [s.done for s in self._slots if s.done is not None]
+                # Wait for the oldest answered call to leave the window, or for an answer.
+                pause = (min(ended) + window - now) if ended else None
+                if self.sleep is time.sleep:
+                    self._cond.wait(pause)
+                else:  # a test's fake clock: its sleep moves time on
+                    self._cond.release()
+                    try:
+                        self.sleep(pause if pause is not None else window)
+                    finally:
+                        self._cond.acquire()
+
+    def release(self, slot: Slot) -> None:
+        with self._cond:
+            slot.done = self.clock()
+            self._cond.notify_all()

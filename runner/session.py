@@ -139,7 +139,8 @@ def execute(req: RunRequest, plan: app.Plan, console: Any, *,
             if past is None:
                 run_journal.write({"type": "run", "format": journal.FORMAT, "run_id": run_id,
                                    "started_at": now.isoformat(timespec="seconds"),
-                                   "request": req.to_json(), "hashes": app.input_hashes(plan)})
+                                   "request": req.to_json(), "hashes": app.input_hashes(plan)},
+                                  durable=True)
             else:
                 run_journal.write({"type": "resume", "at": now.isoformat(timespec="seconds")})
             console.info(f"run {run_id}: journal {run_dir / 'journal.jsonl'}")

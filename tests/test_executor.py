@@ -106,10 +106,12 @@ def test_the_rate_limiter_never_lets_more_than_the_limit_into_a_window():
     limiter = RateLimiter(Rate(100, 20.0), clock=lambda: now[0],
                           sleep=lambda s: now.__setitem__(0, now[0] + s))
     for _ in range(350):
-        limiter.acquire()
+        slot = limiter.acquire()
         starts.append(now[0])
-    for i in range(len(starts) - 100):
-        assert starts[i + 100] - starts[i] >= 20.0
+        now[0] += 0.01  # the call takes 10 ms
+        limiter.release(slot)
+    for i in range(len(starts) - 100):  # call k+100 starts a window after call k's answer
+        assert starts[i + 100] - (starts[i] + 0.01) >= 20.0
     assert starts[-1] < 3 * 20.0 * 1.05  # and it does not wait longer than it must
 
 
