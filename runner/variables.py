@@ -10,6 +10,7 @@ scanned again, and a string that is exactly one reference keeps the value's type
 
 from __future__ import annotations
 
+import copy
 import difflib
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -230,7 +231,10 @@ class Scope:
     unselected: set[str] = field(default_factory=set)  # left out by --only/--skip/--tags
 
     def with_item(self, item: Any) -> Scope:
-        return replace(self, item=item, in_loop=True)
+        # copy.copy, not dataclasses.replace: this runs once per loop item.
+        scope = copy.copy(self)
+        scope.item, scope.in_loop = item, True
+        return scope
 
     def inner(self) -> Scope:
         """A group iteration's scope: its steps' outputs stay inside it."""

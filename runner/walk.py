@@ -234,7 +234,11 @@ class Walker:
 
     # -- calls -----------------------------------------------------------------------------
     def _resolve(self, step: Step, scope: Scope) -> dict[str, Any] | None:
-        params, errors = variables.resolve_checked(step.params, scope.lookup)
+        return self._resolve_part(step, scope, step.params)
+
+    def _resolve_part(self, step: Step, scope: Scope,
+                      template: dict[str, Any]) -> dict[str, Any] | None:
+        params, errors = variables.resolve_checked(template, scope.lookup)
         for sub, message, hint in errors:
             self.report((*step.op_path, *sub), message, hint)
         return None if errors else params
@@ -257,17 +261,33 @@ class Walker:
         number = 0
         known_total: int | None = None
         items = self._items(step, scope) if step.loop else iter([(None, scope, condition)])
+        # When nothing but the list reads ${item...}, the rest is resolved once: per item, only
+        # its entries are (a 100,000-row loop pays for the entries alone).
+        rest_template = {k: v for k, v in step.params.items() if k != list_field}
+        per_item = step.loop is not None and not any(
+            "${item" in text for _, text in variables.walk_strings(rest_template))
+        only_list = {list_field: step.params.get(list_field)}
         for _, item_scope, note in items:
             condition = condition or note
-            params = self._resolve(step, item_scope)
-            if params is None or self._is_broken(step):
+            if self._is_broken(step):
+                self._resolve(step, item_scope)
                 continue
+            if per_item and batch_key is not None:
+                params = self._resolve_part(step, item_scope, only_list)
+                if params is None:
+                    continue
+                params = {**rest, **params}
+            else:
+                params = self._resolve(step, item_scope)
+                if params is None:
+                    continue
             entries = params.pop(list_field, None) or []
             if not isinstance(entries, list):
                 self.report((*step.op_path, list_field), f"{list_field} must be a list", None)
                 continue
             # Items share a call only when everything but the list is the same.
-            this_key = json.dumps(params, sort_keys=True, default=str)
+            this_key = batch_key if per_item and batch_key is not None else json.dumps(
+                params, sort_keys=True, default=str)
             if batch and this_key != batch_key:
                 number += 1
                 yield from self._flush(step, scope, key, number, rest, list_field, batch, condition,
@@ -302,9 +322,11 @@ class Walker:
     def _call(self, step: Step, scope: Scope, key: str, label: str, params: dict[str, Any],
               condition: str | None) -> Call | None:
         assert step.operation is not None
-        pending = tuple(sorted({p.step for p in _pendings(params)}))
+        # The live pass has every output: nothing is pending, no need to look.
+        pending = () if self.live else tuple(sorted({p.step for p in _pendings(params)}))
         workspace = params.pop("targetWorkspace", None) if step.operation == "syncLead" else None
-        body, problems = envelope.build(self.schema, step.operation, _samples(params))
+        body, problems = envelope.build(self.schema, step.operation,
+                                        _samples(params) if pending else params)
         for where, message in problems:
             self.report((*step.op_path, *where.split(".")) if where else step.op_path, message,
                         None)

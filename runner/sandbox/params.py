@@ -27,8 +27,11 @@ def children(parent: Element | None, name: str) -> list[Element]:
 
 
 def child(parent: Element | None, name: str) -> Element | None:
-    found = children(parent, name)
-    return found[0] if found else None
+    if parent is None:
+        return None
+    # The first match, without building the list: this runs for every field of a request.
+    return next((c for c in parent if local_name(c) == name and c.get(_NIL) not in ("true", "1")),
+                None)
 
 
 def required(parent: Element, name: str) -> Element:

@@ -80,14 +80,21 @@ class BodyWriter:
                                              f"(allowed: {allowed})"))
         shape: list[Any] = []
         for child in children:
-            if child.name not in value:
+            name = child.name
+            if name not in value:
                 continue
-            item = value[child.name]
+            item = value[name]
+            if child.plain_text and item is not None and not isinstance(item, dict | list):
+                # The hot path (attribute names and values, emails): text needs no per-value
+                # check, the body's one scan for illegal characters covers it.
+                out.append(f"<{name}>{escape(_scalar(item))}</{name}>")
+                shape.append((name,))
+                continue
             items = item if isinstance(item, list) and child.max_occurs != 1 else [item]
             seen: set[Any] = set()
             for i, one in enumerate(items):
-                where = f"{path}{child.name}" + (f"[{i}]" if items is item else "")
-                sub = self._element(child.name, child.decl, one, where, out, issues)
+                where = f"{path}{name}" + (f"[{i}]" if items is item else "")
+                sub = self._element(name, child.decl, one, where, out, issues)
                 # An unbounded element's repeats add nothing new to the shape.
                 if child.max_occurs is not None or sub not in seen:
                     shape.append(sub)

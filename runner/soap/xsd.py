@@ -52,6 +52,7 @@ class Child:
     max_occurs: int | None
     nillable: bool
     decl: Any  # the XsdElement
+    plain_text: bool = False  # xs:string: any legal text is valid (checked once per body)
 
 
 class ServiceSchema:
@@ -81,7 +82,8 @@ class ServiceSchema:
                 not decl.type.has_simple_content()
             ):
                 found = tuple(
-                    Child(c.local_name, c.min_occurs, c.max_occurs, c.nillable, c)
+                    Child(c.local_name, c.min_occurs, c.max_occurs, c.nillable, c,
+                          c.type.name == _XS_STRING)
                     for c in decl.type.content.iter_elements()
                 )
             self._children[key] = found
@@ -115,6 +117,8 @@ class ServiceSchema:
     def check_body(self, body: Body) -> list[str]:
         """Schema errors of a written body. A shape validated once needs no second walk:
         its values were each checked against their simple types while it was written."""
+        if _ILLEGAL_XML.search(body.text):
+            return ["the text holds characters XML cannot carry (control characters)"]
         key = (body.element, body.shape)
         if key in self._valid_shapes:
             return []
