@@ -121,3 +121,13 @@ def test_schema_command_prints_the_validators_own_schema(run_cli):
     res = run_cli("schema")
     assert res.code == 0
     assert json.loads(res.out) == json.loads((ROOT / "schemas" / "playbook.schema.json").read_text())
+
+
+def test_plain_http_to_a_remote_host_is_refused_before_anything_is_sent(run_cli, tmp_path):
+    env = {"MKTOWS_ENDPOINT": "http://mktows.example.com/soap/mktows/3_1",
+           "MKTOWS_USER_ID": "user", "MKTOWS_ENCRYPTION_KEY": "not-a-real-key-123"}
+    res = run_cli(str(WELCOME), env=env)
+    assert res.code == 2
+    assert "refusing plain http:// to mktows.example.com" in res.err
+    assert "--allow-insecure-http" in res.err
+    assert not (tmp_path / "results.json").exists()
