@@ -15,32 +15,15 @@ from typing import Any
 
 from bench.common import Sandbox
 
-PLAYBOOK = """\
-version: 1
-target:
-  endpoint: ${env.MKTOWS_ENDPOINT}
-  userId: ${env.MKTOWS_USER_ID}
-  encryptionKey: ${secret.MKTOWS_ENCRYPTION_KEY}
-steps:
-  - id: import
-    loop: {file: leads.csv, columns: [{name: Email, required: true}, {name: FirstName}]}
-    syncMultipleLeads:
-      leadRecordList:
-        - Email: ${item.Email}
-          leadAttributeList: {FirstName: "${item.FirstName}"}
-  - id: welcome
-    loop: {file: leads.csv}
-    requestCampaign:
-      campaignId: 1001
-      leadList: [{keyType: EMAIL, keyValue: "${item.Email}"}]
-"""
+EXAMPLE = Path(__file__).resolve().parent.parent / "playbooks" / "import-leads.yml"
 
 
 def measure(rows: int = 30_000, window_s: float = 4.0) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        (work / "bulk.yml").write_text(PLAYBOOK)
-        (work / "leads.csv").write_text("Email,FirstName\n" + "".join(
+        (work / "bulk.yml").write_text(EXAMPLE.read_text())  # the example playbook itself
+        (work / "data").mkdir()
+        (work / "data" / "leads.csv").write_text("Email,FirstName\n" + "".join(
             f"bulk{i}@example.com,F{i}\n" for i in range(rows)))
         rate = f"100/{window_s:g}s"
         with Sandbox(work / "box.db", lenient=True, limits=True, rate_limit=rate) as box:

@@ -17,38 +17,24 @@ import pytest
 
 from runner import sandbox as box
 from runner.sandbox.config import FaultPlan, SandboxConfig
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.timeout(240)
 
 COMPRESSED = SandboxConfig(rate_limit_calls=100, rate_limit_window=2.0, max_in_flight=10)
 FLAGS = ("--rate", "100/2s", "--concurrency", "10", "--retry-backoff", "0.05", "--retries", "8")
 
-PLAYBOOK = """\
-version: 1
-target:
-  endpoint: ${env.MKTOWS_ENDPOINT}
-  userId: ${env.MKTOWS_USER_ID}
-  encryptionKey: ${secret.MKTOWS_ENCRYPTION_KEY}
-steps:
-  - id: import
-    loop: {file: leads.csv, columns: [{name: Email, required: true}, {name: FirstName}]}
-    syncMultipleLeads:
-      leadRecordList:
-        - Email: ${item.Email}
-          leadAttributeList: {FirstName: "${item.FirstName}"}
-  - id: welcome
-    loop: {file: leads.csv, columns: [{name: Email, required: true}]}
-    requestCampaign:
-      campaignId: 1001
-      leadList: [{keyType: EMAIL, keyValue: "${item.Email}"}]
-"""
+# The example playbook itself: CSV → syncMultipleLeads (300 a call) → requestCampaign
+# (100 keys a call), with the file generated here.
+EXAMPLE = ROOT / "playbooks" / "import-leads.yml"
 
 
 def _setup(tmp_path: Path, rows: int) -> list[str]:
     emails = [f"bulk{i}@example.com" for i in range(rows)]
-    (tmp_path / "leads.csv").write_text(
+    (tmp_path / "data").mkdir(exist_ok=True)
+    (tmp_path / "data" / "leads.csv").write_text(
         "Email,FirstName\n" + "".join(f"{e},F{i}\n" for i, e in enumerate(emails)))
-    (tmp_path / "bulk.yml").write_text(PLAYBOOK)
+    (tmp_path / "bulk.yml").write_text(EXAMPLE.read_text())
     return emails
 
 
@@ -186,7 +172,8 @@ def test_resume_refuses_when_an_input_changed(run_cli, tmp_path):
     with box.running(tmp_path / "box.db") as info:
         assert run_cli("bulk.yml", env=_env(info)).code == 0
         run_dir = next((tmp_path / ".mktows" / "runs").iterdir())
-        (tmp_path / "leads.csv").write_text((tmp_path / "leads.csv").read_text() + "x@y.z,X\n")
+        data = tmp_path / "data" / "leads.csv"
+        data.write_text(data.read_text() + "x@y.z,X\n")
         res = run_cli("resume", run_dir.name, env=_env(info))
     assert res.code == 2
     assert "data file" in res.err and "changed" in res.err
