@@ -76,7 +76,7 @@ class Plan:
     total_calls: int
 
     def fresh_scope(self) -> Scope:
-        return fresh_scope(self)
+        return _scope(self.playbook, self.vars, self.env, self.secrets)
 
 
 MAX_LISTED = 2000
@@ -201,8 +201,7 @@ def prepare(options: RunOptions, on_call: OnCall | None = None,
         report(Location(options.wsdl, 1, 1), f"cannot load the WSDL: {exc}", None)
         raise PlaybookError(report.items) from None
     all_vars = _vars(pb, options, report)
-    scope = Scope(all_vars, options.env, options.secrets, {}, {},
-                  tuple(s.id for s in pb.all_steps()))
+    scope = _scope(pb, all_vars, options.env, options.secrets)
     target = _target(options, pb, scope, report)
     walker = Walker(pb, schema, report, live=False, selection=selection or Selection(),
                     broken=frozenset(p.path for p in problems if p.path.startswith("steps[")))
@@ -228,9 +227,10 @@ def prepare(options: RunOptions, on_call: OnCall | None = None,
                 walker.counts, listed, total)
 
 
-def fresh_scope(plan: Plan) -> Scope:
-    return Scope(plan.vars, plan.env, plan.secrets, {}, {},
-                 tuple(s.id for s in plan.playbook.all_steps()), secret_values=set())
+def _scope(pb: Playbook, all_vars: dict[str, Any], env: Mapping[str, str],
+           secrets: Mapping[str, str]) -> Scope:
+    """A scope before the first step: nothing has run yet."""
+    return Scope(all_vars, env, secrets, {}, {}, tuple(s.id for s in pb.all_steps()))
 
 
 def input_hashes(plan: Plan) -> dict[str, Any]:

@@ -21,14 +21,22 @@ _ACTIVE_REDACTOR: list[Any] = []
 DEFAULT_SANDBOX_DB = Path(".mktows") / "sandbox.db"
 
 
-class _DefaultToRun(click.Group):
-    """`mktows-run PLAYBOOK` means `mktows-run run PLAYBOOK`."""
+class _DefaultTo(click.Group):
+    """A group whose command may be left out: `mktows-run PLAYBOOK` = `mktows-run run
+    PLAYBOOK`, `sandbox --port 9` = `sandbox serve --port 9`."""
+
+    default = ""
+    when_empty = False  # also with no arguments at all (else: the group's help)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in (
-                "--help", "-h", "--version"):
-            args = ["run", *args]
+        if (args and args[0] not in self.commands and args[0] not in (
+                "--help", "-h", "--version")) or (not args and self.when_empty):
+            args = [self.default, *args]
         return super().parse_args(ctx, args)
+
+
+class _DefaultToRun(_DefaultTo):
+    default = "run"
 
 
 @click.group(cls=_DefaultToRun, context_settings={"help_option_names": ["-h", "--help"]})
@@ -280,19 +288,9 @@ def plan(playbook: Path, var: tuple[str, ...], vars_file: tuple[Path, ...], wsdl
     return ExitCode.OK
 
 
-class _DefaultTo(click.Group):
-    """A group whose first argument may be left out: `sandbox --port 9` = `sandbox serve ...`."""
-
-    default = ""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
-            args = [self.default, *args]
-        return super().parse_args(ctx, args)
-
-
 class _SandboxGroup(_DefaultTo):
     default = "serve"
+    when_empty = True
 
 
 @cli.group(cls=_SandboxGroup)
@@ -407,6 +405,9 @@ def main(argv: list[str] | None = None) -> None:
 
         Console().problems(exc.problems)
         code = ExitCode.INVALID
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.format_message())  # `mktows-run` alone: the help, not an error
+        code = ExitCode.OK
     except (UsageError, click.UsageError) as exc:
         click.secho(f"error: {exc}", err=True, fg="red")
         code = ExitCode.INVALID

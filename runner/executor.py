@@ -89,8 +89,10 @@ class Executor:
                 except StopIteration:
                     break
                 except ValueError as exc:  # a run-time value broke a call valid in the plan
-                    _fail_next(steps, CallResult("?", "", "failed", fault_message=plan.redactor(
-                        str(exc)), error_kind="response"))
+                    if walker.current is not None and walker.current.id in steps:
+                        steps[walker.current.id].add(CallResult(
+                            walker.current.id, "", "failed", fault_message=plan.redactor(str(exc)),
+                            error_kind="response"))
                     break
                 if isinstance(event, Skip):
                     continue
@@ -270,12 +272,6 @@ def _merge_outputs(end: StepEnd, step: StepResult) -> None:
             else:
                 merged[name] = value
     end.scope.outputs[end.step.id] = merged
-
-
-def _fail_next(steps: dict[str, StepResult], call: CallResult) -> None:
-    target = next((s for s in steps.values() if s.status == "skipped" and not s.calls), None)
-    if target is not None:
-        target.add(call)
 
 
 def _record(call: Call, res: CallResult) -> dict[str, Any]:

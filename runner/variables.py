@@ -127,10 +127,6 @@ def parse(text: str) -> list[Part]:
     return parts
 
 
-def has_refs(text: str) -> bool:
-    return "${" in text
-
-
 def walk_strings(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[
         tuple[tuple[str | int, ...], str]]:
     """Every string in a nested value that may hold references (not `!literal` ones)."""

@@ -95,11 +95,13 @@ class Walker:
 
     def __post_init__(self) -> None:
         self.base = self.playbook.path.parent
+        self.current: Step | None = None  # the step being walked (who a live problem hits)
 
     # -- entry ---------------------------------------------------------------------------
     def walk(self, steps: tuple[Step, ...], scope: Scope, prefix: str = "",
              inherited: frozenset[str] = frozenset()) -> Iterator[Call | Skip | StepEnd]:
         for step in steps:
+            self.current = step
             key = f"{prefix}{step.id}"
             # A group passes its id and tags down: --only GROUP or --tags T selects its steps.
             marks = inherited | {step.id, *step.tags}

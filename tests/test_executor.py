@@ -144,7 +144,6 @@ def test_an_expired_signature_is_retried_at_once_with_a_new_signature(sandbox, t
 
 def test_transient_faults_back_off_and_permanent_ones_fail_at_once(sandbox, tmp_path):
     plan = _plan(tmp_path, sandbox, SYNC_THEN_REQUEST)
-    sleeps: list[float] = []
     result = app.execute(plan, Scripted({1: ("fault", 20023), 2: ("before", None),
                                          4: ("fault", 20110)}),
                          ExecOptions(policy=FAST, seed=1))
@@ -155,7 +154,6 @@ def test_transient_faults_back_off_and_permanent_ones_fail_at_once(sandbox, tmp_
     assert (request.status, request.calls[0].attempts, request.calls[0].fault_code) == (
         "failed", 1, 20110)
     assert again.status == "skipped"
-    del sleeps
 
 
 def test_a_lost_answer_to_a_campaign_request_is_ambiguous_and_never_resent(sandbox, tmp_path):
@@ -284,3 +282,26 @@ def test_the_journal_never_holds_the_key_or_a_signature(sandbox, tmp_path):
     assert sandbox.encryption_key not in text
     stamp = transport.envelopes[0].split("<requestTimestamp>")[1].split("<")[0]
     assert sign(stamp, sandbox.user_id, sandbox.encryption_key) not in text
+
+
+def test_a_run_time_value_that_breaks_a_call_fails_that_step_and_stops(sandbox, tmp_path):
+    plan = _plan(tmp_path, sandbox, """\
+        steps:
+          - id: sync
+            syncLead: {leadRecord: {Email: rt@example.com}}
+          - id: not-now
+            when: false
+            getCampaignsForSource: {}
+          - id: get
+            getLead: {leadKey: {keyType: EMAIL, keyValue: rt@example.com}}
+          - id: use
+            requestCampaign:
+              campaignId: 1001
+              leadList: [{keyType: IDNUM, keyValue: "${steps.get.leadRecordList[3].Id}"}]
+          - id: after
+            getLead: {leadKey: {keyType: EMAIL, keyValue: rt@example.com}}
+        """)
+    result = app.execute(plan, HttpTransport(), ExecOptions())
+    assert [s.status for s in result.steps] == ["ok", "skipped", "ok", "failed", "skipped"]
+    assert "returned no such value" in (result.steps[3].failure.fault_message or "")
+    assert box.open_store(sandbox.db_path).campaign_runs() == []
