@@ -13,6 +13,21 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 REFERENCE_WSDL = SHARED / "reference" / "marketo-mktows-2_2.wsdl"
 
+# The `target:` of a test playbook: credentials from the environment, as users write it.
+TARGET_YAML = """\
+target:
+  endpoint: ${env.MKTOWS_ENDPOINT}
+  userId: ${env.MKTOWS_USER_ID}
+  encryptionKey: ${secret.MKTOWS_ENCRYPTION_KEY}
+"""
+
+
+def target_env(info: object, key: str | None = None) -> dict[str, str]:
+    """The environment that points TARGET_YAML at a running sandbox (`key`: a wrong one)."""
+    return {"MKTOWS_ENDPOINT": info.endpoint, "MKTOWS_USER_ID": info.user_id,  # type: ignore[attr-defined]
+            "MKTOWS_ENCRYPTION_KEY": key or info.encryption_key}  # type: ignore[attr-defined]
+
+
 _real_connect = socket.socket.connect
 
 

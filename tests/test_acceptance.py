@@ -17,7 +17,7 @@ import pytest
 
 from runner import sandbox as box
 from runner.sandbox.config import FaultPlan, SandboxConfig
-from tests.conftest import ROOT
+from tests.conftest import ROOT, target_env
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -36,11 +36,6 @@ def _setup(tmp_path: Path, rows: int) -> list[str]:
         "Email,FirstName\n" + "".join(f"{e},F{i}\n" for i, e in enumerate(emails)))
     (tmp_path / "bulk.yml").write_text(EXAMPLE.read_text())
     return emails
-
-
-def _env(info) -> dict[str, str]:
-    return {"MKTOWS_ENDPOINT": info.endpoint, "MKTOWS_USER_ID": info.user_id,
-            "MKTOWS_ENCRYPTION_KEY": info.encryption_key}
 
 
 def _requested(store) -> Counter[int]:
@@ -67,7 +62,7 @@ def test_ten_thousand_leads_with_ten_percent_faults_of_every_kind(run_cli, tmp_p
                            faults=faults)
     with box.running(tmp_path / "box.db", config=config) as info:
         res = run_cli("bulk.yml", *FLAGS, "--on-ambiguous", "continue", "--junit", "junit.xml",
-                      env=_env(info))
+                      env=target_env(info))
         store = box.open_store(info.db_path)
         requests = store.requests()
         leads = store.leads()
@@ -115,7 +110,7 @@ def test_ten_thousand_leads_with_ten_percent_faults_of_every_kind(run_cli, tmp_p
 def test_default_pacing_provokes_no_rate_or_concurrency_fault(run_cli, tmp_path):
     _setup(tmp_path, 5_000)  # 17 + 50 calls, well over one compressed window
     with box.running(tmp_path / "box.db", config=COMPRESSED) as info:
-        res = run_cli("bulk.yml", "--rate", "100/2s", "--concurrency", "10", env=_env(info))
+        res = run_cli("bulk.yml", "--rate", "100/2s", "--concurrency", "10", env=target_env(info))
         requests = box.open_store(info.db_path).requests()
     assert res.code == 0, res.err
     assert not [r for r in requests if r["fault_code"] in (20023, 20024)]
@@ -128,7 +123,7 @@ def test_a_run_killed_part_way_then_resumed_reaches_the_same_end_state(tmp_path)
     # A slow compressed window (100 per 2 s, 1 in flight) gives time to kill mid-run.
     config = SandboxConfig(rate_limit_calls=20, rate_limit_window=1.0, max_in_flight=10)
     with box.running(tmp_path / "box.db", config=config) as info:
-        env = {**os.environ, **_env(info)}
+        env = {**os.environ, **target_env(info)}
         cli = [sys.executable, "-m", "runner"]
         proc = subprocess.Popen([*cli, "bulk.yml", "--rate", "20/1s"], cwd=tmp_path, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -170,10 +165,10 @@ def test_a_run_killed_part_way_then_resumed_reaches_the_same_end_state(tmp_path)
 def test_resume_refuses_when_an_input_changed(run_cli, tmp_path):
     _setup(tmp_path, 150)
     with box.running(tmp_path / "box.db") as info:
-        assert run_cli("bulk.yml", env=_env(info)).code == 0
+        assert run_cli("bulk.yml", env=target_env(info)).code == 0
         run_dir = next((tmp_path / ".mktows" / "runs").iterdir())
         data = tmp_path / "data" / "leads.csv"
         data.write_text(data.read_text() + "x@y.z,X\n")
-        res = run_cli("resume", run_dir.name, env=_env(info))
+        res = run_cli("resume", run_dir.name, env=target_env(info))
     assert res.code == 2
     assert "data file" in res.err and "changed" in res.err

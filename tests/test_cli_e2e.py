@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from runner import sandbox as box
-from tests.conftest import ROOT
+from tests.conftest import ROOT, target_env
 
 WELCOME = ROOT / "playbooks" / "welcome.yml"
 
@@ -59,19 +59,14 @@ def test_a_second_run_updates_the_same_lead(run_cli, tmp_path):
     assert len(box.open_store(tmp_path / ".mktows" / "sandbox.db").leads()) == 1
 
 
-def _target_env(info, key: str | None = None) -> dict[str, str]:
-    return {"MKTOWS_ENDPOINT": info.endpoint, "MKTOWS_USER_ID": info.user_id,
-            "MKTOWS_ENCRYPTION_KEY": key or info.encryption_key}
-
-
 def test_a_playbook_target_from_the_environment_reaches_a_running_sandbox(run_cli, sandbox):
-    res = run_cli(str(WELCOME), env=_target_env(sandbox))
+    res = run_cli(str(WELCOME), env=target_env(sandbox))
     assert res.code == 0, res.err
 
 
 def test_a_wrong_encryption_key_fails_the_step_with_fault_20014(run_cli, sandbox, tmp_path):
     wrong = "not-the-sandbox-key-0123456789"
-    res = run_cli(str(WELCOME), "--report", "out/r.json", env=_target_env(sandbox, wrong))
+    res = run_cli(str(WELCOME), "--report", "out/r.json", env=target_env(sandbox, wrong))
     assert res.code == 1
     report = _results(tmp_path / "out" / "r.json")
     first = report["steps"][0]
@@ -93,7 +88,7 @@ def test_a_wrong_encryption_key_fails_the_step_with_fault_20014(run_cli, sandbox
 def test_an_invalid_playbook_exits_2_located_and_sends_nothing(run_cli, sandbox, tmp_path,
                                                                name, expected):
     shutil.copy(ROOT / "tests" / "data" / "playbooks" / name, tmp_path / name)
-    res = run_cli(name, env=_target_env(sandbox))
+    res = run_cli(name, env=target_env(sandbox))
     assert res.code == 2
     for text in expected:
         assert text in res.err

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from runner import sandbox as box
-from tests.conftest import ROOT, SHARED
+from tests.conftest import ROOT, SHARED, target_env
 
 CORPUS = ROOT / "tests" / "data" / "invalid"
 UNSET = ("MKTOWS_TEST_UNSET_EMAIL", "MKTOWS_TEST_UNSET_TOKEN", "MKTOWS_ENDPONT")
@@ -113,11 +113,6 @@ def _stage(case: str, tmp_path: Path) -> tuple[str, list[str]]:
     return source.name, args
 
 
-def _target_env(info: box.SandboxInfo) -> dict[str, str]:
-    return {"MKTOWS_ENDPOINT": info.endpoint, "MKTOWS_USER_ID": info.user_id,
-            "MKTOWS_ENCRYPTION_KEY": info.encryption_key}
-
-
 def test_every_case_has_its_expected_lines():
     for case in sorted(CORPUS.glob("*.yml")):
         assert case.with_suffix(".expected").is_file(), f"{case.name} has no .expected"
@@ -133,7 +128,7 @@ def test_an_invalid_playbook_exits_2_with_its_problems_and_sends_nothing(
     name, args = _stage(case, tmp_path)
     for var in UNSET:
         monkeypatch.delenv(var, raising=False)
-    res = run_cli(name, *args, env=_target_env(sandbox))
+    res = run_cli(name, *args, env=target_env(sandbox))
     everything = res.out + res.err
     assert "Traceback" not in everything
     assert "internal error" not in everything

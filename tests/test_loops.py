@@ -13,25 +13,14 @@ from runner import sandbox as box
 from runner.resources import wsdl_path
 from runner.soap import xsd
 from runner.soap.namespaces import SOAP_ENV
-from tests.conftest import ROOT
+from tests.conftest import ROOT, TARGET_YAML, target_env
 
-HEAD = """\
-version: 1
-target:
-  endpoint: ${env.MKTOWS_ENDPOINT}
-  userId: ${env.MKTOWS_USER_ID}
-  encryptionKey: ${secret.MKTOWS_ENCRYPTION_KEY}
-"""
+HEAD = "version: 1\n" + TARGET_YAML
 
 
 def _write(tmp_path: Path, body: str, name: str = "p.yml") -> str:
     (tmp_path / name).write_text(HEAD + textwrap.dedent(body))
     return name
-
-
-def _env(info) -> dict[str, str]:
-    return {"MKTOWS_ENDPOINT": info.endpoint, "MKTOWS_USER_ID": info.user_id,
-            "MKTOWS_ENCRYPTION_KEY": info.encryption_key}
 
 
 def _emails(n: int) -> list[str]:
@@ -63,7 +52,7 @@ steps:
 
 def test_a_loop_is_batched_by_the_runner_within_marketos_limits(run_cli, sandbox, tmp_path):
     _csv(tmp_path, 650)
-    res = run_cli(_write(tmp_path, BULK), env=_env(sandbox))
+    res = run_cli(_write(tmp_path, BULK), env=target_env(sandbox))
     assert res.code == 0, res.err
     report = json.loads((tmp_path / "results.json").read_text())
     calls = {s["id"]: s["calls"] for s in report["steps"]}
@@ -82,7 +71,7 @@ def test_a_long_inline_lead_list_is_split_without_a_loop(run_cli, sandbox, tmp_p
     keys = "\n".join(f"        - {{keyType: EMAIL, keyValue: {e}}}" for e in _emails(150))
     body = BULK.split("  - id: welcome")[0] + (
         "  - id: welcome\n    requestCampaign:\n      campaignId: 1001\n      leadList:\n" + keys + "\n")
-    res = run_cli(_write(tmp_path, body), env=_env(sandbox))
+    res = run_cli(_write(tmp_path, body), env=target_env(sandbox))
     assert res.code == 0, res.err
     assert [len(r["lead_ids"]) for r in box.open_store(sandbox.db_path).campaign_runs()] == [100, 50]
 
@@ -99,7 +88,7 @@ def test_a_group_loop_feeds_each_items_outputs_to_its_later_steps(run_cli, sandb
                 requestCampaign:
                   campaignId: 1001
                   leadList: [{keyType: IDNUM, keyValue: "${steps.sync.leadId}"}]
-        """), env=_env(sandbox))
+        """), env=target_env(sandbox))
     assert res.code == 0, res.err
     store = box.open_store(sandbox.db_path)
     ids = {lead["email"]: lead["id"] for lead in store.leads()}
@@ -121,7 +110,7 @@ def test_when_skips_a_step_and_reads_earlier_outputs(run_cli, sandbox, tmp_path)
             requestCampaign:
               campaignId: 1001
               leadList: [{keyType: IDNUM, keyValue: "${steps.sync.leadId}"}]
-        """), env=_env(sandbox))
+        """), env=target_env(sandbox))
     assert res.code == 0, res.err
     report = json.loads((tmp_path / "results.json").read_text())
     assert [s["status"] for s in report["steps"]] == ["ok", "skipped", "ok"]
@@ -158,7 +147,7 @@ def test_a_bad_row_is_reported_at_its_file_line_before_anything_is_sent(run_cli,
     text = (tmp_path / "leads.csv").read_text().splitlines()
     text[16] = ",NoEmail"
     (tmp_path / "leads.csv").write_text("\n".join(text) + "\n")
-    res = run_cli(_write(tmp_path, BULK), env=_env(sandbox))
+    res = run_cli(_write(tmp_path, BULK), env=target_env(sandbox))
     assert res.code == 2
     assert "leads.csv:17: Email is empty" in res.err
     assert box.open_store(sandbox.db_path).request_count() == 0

@@ -9,16 +9,12 @@ import textwrap
 
 from runner import sandbox as box
 from runner.sandbox.config import FaultPlan, SandboxConfig
+from tests.conftest import TARGET_YAML, target_env
 
 SECRET = "canary-Secret-9f8e7d6c5b4a"
 SIGNATURE = re.compile(rb"(?<![0-9a-f])[0-9a-f]{40}(?![0-9a-f])")  # HMAC-SHA1 hex
 
-PLAYBOOK = """\
-version: 1
-target:
-  endpoint: ${env.MKTOWS_ENDPOINT}
-  userId: ${env.MKTOWS_USER_ID}
-  encryptionKey: ${secret.MKTOWS_ENCRYPTION_KEY}
+PLAYBOOK = "version: 1\n" + TARGET_YAML + """\
 steps:
   - id: sync
     loop: [a@example.com, b@example.com, c@example.com, d@example.com]
@@ -46,8 +42,7 @@ def test_no_secret_or_signature_appears_in_anything_the_run_leaves(run_cli, tmp_
     faults = FaultPlan(seed=5, fault20016=0.2, http503=0.2, fault20023=0.1)
     with box.running(tmp_path / "box.db", config=SandboxConfig(faults=faults)) as info:
         key = info.encryption_key
-        env = {"MKTOWS_ENDPOINT": info.endpoint, "MKTOWS_USER_ID": info.user_id,
-               "MKTOWS_ENCRYPTION_KEY": key, "CANARY": SECRET}
+        env = {**target_env(info), "CANARY": SECRET}
         run = run_cli("canary.yml", "--junit", "junit.xml", "--markdown", "summary.md",
                       "--retry-backoff", "0.01", "-v", env=env)
         plan = run_cli("plan", "canary.yml", "--envelopes", "envelopes", "--markdown",
