@@ -5,7 +5,9 @@ format or library.
 
 from __future__ import annotations
 
+import difflib
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,7 +17,7 @@ from typing import Any, Protocol
 from runner import journal, playbook, variables
 from runner.errors import PlaybookError
 from runner.executor import ExecOptions, Executor, Observer
-from runner.model import HttpReply, Location, Problem, RunResult
+from runner.model import DataFile, HttpReply, Location, Problem, RunResult
 from runner.playbook import Playbook
 from runner.playbook.source import json_path
 from runner.secrets import Redactor, Secret
@@ -63,6 +65,44 @@ class CallInfo:
 
 
 @dataclass
+class StepPlan:
+    """One step's share of a plan, counted over every call however many there are; only the
+    first and last few calls are kept, so a plan's memory does not grow with its rows."""
+
+    id: str
+    name: str | None
+    operation: str
+    calls: int = 0
+    records: int = 0
+    first: list[CallInfo] = field(default_factory=list)
+    last: deque[CallInfo] = field(default_factory=lambda: deque(maxlen=KEEP_LAST))
+    notes: set[str] = field(default_factory=set)
+
+    def add(self, info: CallInfo, note: str) -> None:
+        self.calls += 1
+        self.records += info.records
+        if note:
+            self.notes.add(note)
+        if len(self.first) < KEEP_FIRST:
+            self.first.append(info)
+        else:
+            self.last.append(info)
+
+    @property
+    def listed(self) -> list[CallInfo]:
+        return [*self.first, *self.last]
+
+    @property
+    def hidden(self) -> int:
+        """Calls between the first and the last ones listed."""
+        return self.calls - len(self.first) - len(self.last)
+
+
+KEEP_FIRST = 20
+KEEP_LAST = 3
+
+
+@dataclass
 class Plan:
     playbook: Playbook
     schema: xsd.ServiceSchema
@@ -72,14 +112,13 @@ class Plan:
     secrets: Mapping[str, str]
     redactor: Redactor
     counts: dict[str, int]
-    calls: list[CallInfo]  # the first MAX_LISTED calls, for `plan`
+    steps: dict[str, StepPlan]  # every step with an operation, in playbook order
     total_calls: int
 
     def fresh_scope(self) -> Scope:
         return _scope(self.playbook, self.vars, self.env, self.secrets)
 
 
-MAX_LISTED = 2000
 OnCall = Callable[[Call], None]
 
 
@@ -143,6 +182,12 @@ def _vars(pb: Playbook, options: RunOptions, report: _Problems) -> dict[str, Any
             report(cli, f"--var {name}: secrets cannot be set on the command line",
                    f"export {name.removeprefix('secret.')}=... or use --secrets-file")
             continue
+        if name not in merged:  # a typo would otherwise be silently ignored
+            close = difflib.get_close_matches(name, [str(k) for k in merged], n=1)
+            report(cli, f"--var {name}: the playbook declares no variable {name!r}",
+                   f"did you mean {close[0]!r}?" if close else
+                   "declare it under vars: (or in a --vars-file) first")
+            continue
         try:
             merged[name] = _coerce(name, raw, merged.get(name))
         except ValueError as exc:
@@ -164,6 +209,22 @@ def _target(options: RunOptions, pb: Playbook, scope: Scope, report: _Problems) 
         return None
     return Target(str(resolved["endpoint"]), str(resolved["userId"]),
                   Secret(str(resolved["encryptionKey"])), resolved.get("partnerId"))
+
+
+def _check_selection(pb: Playbook, selection: Selection, report: _Problems) -> None:
+    """--only/--skip/--tags naming nothing would run nothing (or everything) in silence."""
+    steps = pb.all_steps()
+    ids = [s.id for s in steps]
+    tags = sorted({t for s in steps for t in s.tags})
+    cli = Location("<command line>", 1, 1)
+    for flag, names, known, noun in (("--only", selection.only, ids, "step"),
+                                     ("--skip", selection.skip, ids, "step"),
+                                     ("--tags", selection.tags, tags, "tag")):
+        for name in sorted(names - set(known)):
+            close = difflib.get_close_matches(name, known, n=1)
+            report(cli, f"{flag} {name}: the playbook has no {noun} {name!r}",
+                   f"did you mean {close[0]!r}?" if close else
+                   f"its {noun}s: {', '.join(known) or '(none)'}")
 
 
 def _summary(call: Call) -> str:
@@ -203,9 +264,12 @@ def prepare(options: RunOptions, on_call: OnCall | None = None,
     all_vars = _vars(pb, options, report)
     scope = _scope(pb, all_vars, options.env, options.secrets)
     target = _target(options, pb, scope, report)
-    walker = Walker(pb, schema, report, live=False, selection=selection or Selection(),
+    selection = selection or Selection()
+    _check_selection(pb, selection, report)
+    walker = Walker(pb, schema, report, live=False, selection=selection,
                     broken=frozenset(p.path for p in problems if p.path.startswith("steps[")))
-    listed: list[CallInfo] = []
+    steps = {s.id: StepPlan(s.id, s.name, s.operation) for s in pb.all_steps()
+             if s.operation is not None}
     total = 0
     for event in walker.walk(pb.steps, scope):
         if not isinstance(event, Call):
@@ -213,24 +277,52 @@ def prepare(options: RunOptions, on_call: OnCall | None = None,
         total += 1
         if on_call is not None:
             on_call(event)
-        if len(listed) < MAX_LISTED:
-            assert event.step.operation is not None
-            listed.append(CallInfo(event.step.id, event.key, event.label, event.step.operation,
-                                   _summary(event), event.records, event.pending,
-                                   event.condition))
+        assert event.step.operation is not None
+        info = CallInfo(event.step.id, event.key, event.label, event.step.operation,
+                        _summary(event), event.records, event.pending, event.condition)
+        steps[event.step.id].add(info, call_note(info))
     redactor = Redactor(scope.secret_values)
     if target is not None:
         redactor.add(target.encryption_key)
     if report.items:
         raise PlaybookError(sorted(report.items, key=lambda p: p.location))
     return Plan(pb, schema, target, all_vars, options.env, options.secrets, redactor,
-                walker.counts, listed, total)
+                walker.counts, steps, total)
+
+
+def call_note(call: CallInfo) -> str:
+    """What a reader must know about a call's values: run-time values and conditions."""
+    notes = []
+    if call.pending:
+        notes.append("values known after step " + ", ".join(call.pending))
+    if call.condition:
+        notes.append(f"runs if its condition holds ({call.condition})")
+    return "; ".join(notes)
 
 
 def _scope(pb: Playbook, all_vars: dict[str, Any], env: Mapping[str, str],
            secrets: Mapping[str, str]) -> Scope:
     """A scope before the first step: nothing has run yet."""
     return Scope(all_vars, env, secrets, {}, {}, tuple(s.id for s in pb.all_steps()))
+
+
+def _repository(start: Path) -> Path:
+    """The git work tree holding `start`, or `start` itself outside one."""
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return start
+
+
+def data_sources(pb: Playbook) -> list[DataFile]:
+    """Every data file with its real path; one outside the playbook's repository is flagged,
+    so a reviewer sees `../../etc/passwd` or a symlink out of the tree."""
+    home = _repository(pb.path.parent.resolve())
+    out = []
+    for name, path in data_files(pb).items():
+        real = path.resolve()
+        out.append(DataFile(name, str(real), not real.is_relative_to(home)))
+    return out
 
 
 def input_hashes(plan: Plan) -> dict[str, Any]:
@@ -260,7 +352,8 @@ def execute(plan: Plan, transport: Transport, options: ExecOptions | None = None
     assert plan.target is not None, "execute needs a target"
     now = datetime.now().astimezone()
     result = RunResult(plan.playbook.file, now.isoformat(timespec="seconds"),
-                       endpoint=plan.target.endpoint, name=plan.playbook.name, run_id=run_id)
+                       endpoint=plan.target.endpoint, name=plan.playbook.name, run_id=run_id,
+                       data_files=data_sources(plan.playbook))
     Executor(plan, transport, options or ExecOptions(), journal=run_journal, past=past,
              observe=observe, stop=stop, clock=clock).run(result)
     result.finished_at = datetime.now().astimezone().isoformat(timespec="seconds")

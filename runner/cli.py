@@ -73,6 +73,7 @@ def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
 
 def _options(playbook: Path, wsdl: str | None, var: tuple[str, ...], need_target: bool,
              vars_files: tuple[Path, ...] = (), secrets_file: Path | None = None) -> Any:
+    """Options of a command that sends nothing (validate, plan)."""
     from runner.session import RunRequest, options_for
 
     req = RunRequest(playbook=playbook, wsdl=wsdl or _default_wsdl(), cli_vars=_parse_vars(var),
@@ -80,8 +81,19 @@ def _options(playbook: Path, wsdl: str | None, var: tuple[str, ...], need_target
     return options_for(req)
 
 
-_playbook_arg = click.argument("playbook", type=click.Path(exists=True, dir_okay=False,
-                                                          path_type=Path))
+class _FilePath(click.Path):
+    """A file named on the command line; `-` (stdin) is refused with a reason, not looked
+    up as a file called '-'."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value == "-":
+            self.fail("reading from stdin is not supported: save it to a file and name that",
+                      param, ctx)
+        return super().convert(value, param, ctx)
+
+
+_playbook_arg = click.argument("playbook", type=_FilePath(exists=True, dir_okay=False,
+                                                         path_type=Path))
 _wsdl_opt = click.option("--wsdl", metavar="FILE|URL",
                          help="Check envelopes against this WSDL instead of the bundled 3_1 one.")
 _var_opt = click.option("--var", multiple=True, metavar="NAME=VALUE",
@@ -142,6 +154,8 @@ def _duration(text: str | None) -> float | None:
               help="Canary run: only the first N items of each loop.")
 @click.option("--allow-insecure-http", is_flag=True,
               help="Allow plain http:// to a non-loopback endpoint.")
+@click.option("--allow-over-quota", is_flag=True,
+              help="Start even when the plan needs more calls than one day's quota.")
 @click.option("-q", "--quiet", is_flag=True, help="Only failures and the summary.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print each retry.")
 def run(playbook: Path, sandbox: bool, sandbox_db: Path, var: tuple[str, ...],
@@ -149,7 +163,7 @@ def run(playbook: Path, sandbox: bool, sandbox_db: Path, var: tuple[str, ...],
         junit: Path | None, markdown: Path | None, concurrency: int, rate: str, retries: int,
         retry_backoff: float, deadline: str | None, on_ambiguous: str, only: tuple[str, ...],
         skip: tuple[str, ...], tags: tuple[str, ...], limit_items: int | None,
-        allow_insecure_http: bool, quiet: bool, verbose: bool) -> int:
+        allow_insecure_http: bool, allow_over_quota: bool, quiet: bool, verbose: bool) -> int:
     """Validate PLAYBOOK completely, then send its steps in order."""
     from runner import app, session
     from runner.console import Console
@@ -161,7 +175,7 @@ def run(playbook: Path, sandbox: bool, sandbox_db: Path, var: tuple[str, ...],
     try:
         parsed_rate = Rate.parse(rate)
     except ValueError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(f"--rate: {exc}") from None
     selection = Selection(_ids(only), _ids(skip), _ids(tags), limit_items)
     execution = ExecOptions(concurrency=concurrency, rate=parsed_rate,
                             policy=RetryPolicy(max_attempts=retries + 1, base_s=retry_backoff),
@@ -174,6 +188,7 @@ def run(playbook: Path, sandbox: bool, sandbox_db: Path, var: tuple[str, ...],
         allow_insecure_http=allow_insecure_http)
     plan = app.prepare(session.options_for(req), selection=selection)
     _ACTIVE_REDACTOR.append(plan.redactor)
+    _check_quota(plan.total_calls, allow_over_quota)
     console = Console(plan.redactor, quiet=quiet, verbose=verbose, totals=plan.counts)
     return session.execute(req, plan, console)
 
@@ -221,6 +236,16 @@ _format_opt = click.option("--format", "fmt", type=click.Choice(["text", "json",
                            help="How problems are printed (github: workflow annotations).")
 
 
+def _check_quota(total: int, allow: bool) -> None:
+    from runner import planview
+
+    if total <= planview.DAILY_QUOTA:
+        return
+    if not allow:  # refused up front: a job the quota cuts in half is worse than none
+        raise UsageError(planview.quota_warning(total))
+    click.secho(f"warning: {planview.quota_warning(total)}", err=True, fg="yellow")
+
+
 def _print_problems(problems: list[Any], fmt: str) -> None:
     import json
 
@@ -234,23 +259,28 @@ def _print_problems(problems: list[Any], fmt: str) -> None:
 
 @cli.command()
 @click.argument("playbooks", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+                type=_FilePath(exists=True, dir_okay=False, path_type=Path))
 @_var_opt
 @_vars_file_opt
+@_secrets_file_opt
 @_wsdl_opt
 @_format_opt
 def validate(playbooks: tuple[Path, ...], var: tuple[str, ...], vars_file: tuple[Path, ...],
-             wsdl: str | None, fmt: str) -> int:
+             secrets_file: Path | None, wsdl: str | None, fmt: str) -> int:
     """Check PLAYBOOKS completely (schema, Marketo rules, variables, data, XSD); send nothing."""
-    from runner import app
+    from runner import app, planview
     from runner.console import Console
 
     problems = []
     for path in playbooks:
         try:
-            app.prepare(_options(path, wsdl, var, False, vars_file))
+            prepared = app.prepare(_options(path, wsdl, var, False, vars_file, secrets_file))
         except PlaybookError as exc:
             problems += exc.problems
+            continue
+        if prepared.total_calls > planview.DAILY_QUOTA:  # valid, but a run would refuse it
+            click.secho(f"warning: {path}: {planview.quota_warning(prepared.total_calls)}",
+                        err=True, fg="yellow")
     if problems:
         if fmt != "text":
             _print_problems(problems, fmt)
@@ -266,19 +296,21 @@ def validate(playbooks: tuple[Path, ...], var: tuple[str, ...], vars_file: tuple
 @_playbook_arg
 @_var_opt
 @_vars_file_opt
+@_secrets_file_opt
 @_wsdl_opt
 @click.option("--envelopes", type=click.Path(file_okay=False, path_type=Path),
               help="Write every call's envelope here (signature and secrets redacted).")
 @click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a summary for a pull-request comment.")
-def plan(playbook: Path, var: tuple[str, ...], vars_file: tuple[Path, ...], wsdl: str | None,
-         envelopes: Path | None, markdown: Path | None) -> int:
+def plan(playbook: Path, var: tuple[str, ...], vars_file: tuple[Path, ...],
+         secrets_file: Path | None, wsdl: str | None, envelopes: Path | None,
+         markdown: Path | None) -> int:
     """List every call PLAYBOOK would make, without the network."""
     from runner import app, planview
     from runner.envelope_files import EnvelopeWriter
 
     writer = EnvelopeWriter(envelopes) if envelopes else None
-    prepared = app.prepare(_options(playbook, wsdl, var, False, vars_file),
+    prepared = app.prepare(_options(playbook, wsdl, var, False, vars_file, secrets_file),
                            on_call=writer.write if writer else None)
     click.echo(prepared.redactor(planview.text(prepared)))
     if markdown is not None:
@@ -312,7 +344,8 @@ _fixture_opt = click.option(
 
 
 @sandbox.command("serve")
-@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="TCP port (0: any free port).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @_db_opt
 @_fixture_opt
@@ -408,8 +441,11 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.format_message())  # `mktows-run` alone: the help, not an error
         code = ExitCode.OK
-    except (UsageError, click.UsageError) as exc:
+    except UsageError as exc:
         click.secho(f"error: {exc}", err=True, fg="red")
+        code = ExitCode.INVALID
+    except click.UsageError as exc:  # format_message names the option (--concurrency: ...)
+        click.secho(f"error: {exc.format_message()}", err=True, fg="red")
         code = ExitCode.INVALID
     except click.ClickException as exc:
         exc.show()

@@ -90,9 +90,12 @@ class Executor:
                     break
                 except ValueError as exc:  # a run-time value broke a call valid in the plan
                     if walker.current is not None and walker.current.id in steps:
-                        steps[walker.current.id].add(CallResult(
-                            walker.current.id, "", "failed", fault_message=plan.redactor(str(exc)),
-                            error_kind="response"))
+                        broken = CallResult(walker.current.id, "", "failed",
+                                            fault_message=plan.redactor(str(exc)),
+                                            error_kind="response")
+                        steps[walker.current.id].add(broken)
+                        if self.observe is not None:  # the console says why, not only the report
+                            self.observe(steps[walker.current.id], broken)
                     break
                 if isinstance(event, Skip):
                     continue
@@ -195,6 +198,10 @@ class Executor:
             finally:
                 if slot.done is None:
                     self.limiter.release(slot)
+        failed = response.failed_records(operation, res.outputs) if res.status == "ok" else None
+        if failed is not None:  # answered, but not every record made it: not a success
+            res.status, res.error_kind = "failed", "records"
+            res.fault_code, res.fault_message = None, self.plan.redactor(failed)
         res.duration_s = round(time.perf_counter() - started, 6)
         return res
 

@@ -131,6 +131,15 @@ class StepResult:
 
 
 @dataclass
+class DataFile:
+    """A data file a playbook reads, as a reviewer must see it: where it really is."""
+
+    name: str  # as the playbook writes it
+    path: str  # resolved, symlinks followed
+    outside: bool  # not under the playbook's repository (or folder, outside a repository)
+
+
+@dataclass
 class RunResult:
     playbook: str
     started_at: str
@@ -140,6 +149,7 @@ class RunResult:
     run_id: str = ""
     interrupted: bool = False
     steps: list[StepResult] = field(default_factory=list)
+    data_files: list[DataFile] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -6,68 +6,82 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from runner.app import StepPlan, call_note, data_sources
 from runner.model import Problem
 
 if TYPE_CHECKING:
-    from runner.app import CallInfo, Plan
+    from runner.app import Plan
 
 DAILY_QUOTA = 10_000
 
 
-def _per_step(calls: list[CallInfo]) -> dict[str, list[CallInfo]]:
-    grouped: dict[str, list[CallInfo]] = {}
-    for c in calls:
-        grouped.setdefault(c.step, []).append(c)
-    return grouped
-
-
-def _note(call: CallInfo) -> str:
-    notes = []
-    if call.pending:
-        notes.append("values known after step " + ", ".join(call.pending))
-    if call.condition:
-        notes.append(f"runs if its condition holds ({call.condition})")
-    return "; ".join(notes)
-
-
 def quota_line(total: int) -> str:
     share = 100.0 * total / DAILY_QUOTA
-    warn = ("  (more than one day's quota: the run will hit fault 20015)"
-            if total > DAILY_QUOTA else "")
     calls = f"{total} call{'s' if total != 1 else ''}"
-    return f"{calls}, {share:.2f}% of the daily quota of {DAILY_QUOTA:,}{warn}"
+    return f"{calls}, {share:.2f}% of the daily quota of {DAILY_QUOTA:,}" + (
+        f"  ({quota_warning(total)})" if total > DAILY_QUOTA else "")
+
+
+def quota_warning(total: int) -> str:
+    """The same words wherever a plan is too big for a day: validate, plan and run."""
+    return (f"{total:,} calls are more than one day's quota of {DAILY_QUOTA:,}: the run would "
+            "stop with fault 20015 part-way; split the data, or run with --allow-over-quota")
+
+
+def _hidden(step: StepPlan) -> str:
+    return f"... {step.hidden} more call{'s' if step.hidden != 1 else ''} of step {step.id}"
 
 
 def text(plan: Plan) -> str:
-    calls = plan.calls
     lines = [f"Plan: {plan.playbook.name} ({plan.playbook.file}), WSDL "
              f"{Path(plan.schema.source).name}", ""]
-    lines.append(f"  {'step':<18} {'call':<28} {'operation':<22} {'records':>7}  details")
-    for c in calls:
-        detail = " ".join(p for p in (c.summary, _note(c)) if p)
-        lines.append(f"  {c.step:<18} {c.label or '1':<28} {c.operation:<22} {c.records:>7}  {detail}")
-    total = plan.total_calls
-    if total > len(calls):
-        lines.append(f"  ... and {total - len(calls)} more calls")
-    lines += ["", quota_line(total)]
+    lines.append(f"  {'step':<18} {'operation':<22} {'calls':>7} {'records':>8}  name")
+    for st in plan.steps.values():
+        lines.append(f"  {st.id:<18} {st.operation:<22} {st.calls:>7} {st.records:>8}  "
+                     f"{st.name or ''}".rstrip())
+    lines += ["", f"  {'step':<18} {'call':<28} {'operation':<22} {'records':>7}  details"]
+    for st in plan.steps.values():
+        for i, c in enumerate(st.listed):
+            if i == len(st.first) and st.hidden:
+                lines.append(f"  {_hidden(st)}")
+            detail = " ".join(p for p in (c.summary, call_note(c)) if p)
+            lines.append(f"  {c.step:<18} {c.label or '1':<28} {c.operation:<22} {c.records:>7}"
+                         f"  {detail}".rstrip())
+    lines += _data_lines(plan, "  ")
+    lines += ["", quota_line(plan.total_calls)]
     return "\n".join(lines)
+
+
+def _data_lines(plan: Plan, indent: str) -> list[str]:
+    sources = data_sources(plan.playbook)
+    if not sources:
+        return []
+    return ["", "Data files read:"] + [
+        f"{indent}{d.name} -> {d.path}"
+        + ("  (OUTSIDE the playbook's repository: check this is intended)" if d.outside else "")
+        for d in sources]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "/").replace("\n", " ")
 
 
 def markdown(plan: Plan) -> str:
     pb = plan.playbook
     total = plan.total_calls
-    out = [f"### mktows-run plan: {pb.name}", "", f"`{pb.file}` — **{quota_line(total)}**", "",
-           "| step | operation | calls | records | notes |", "| --- | --- | ---: | ---: | --- |"]
-    for step, calls in _per_step(plan.calls).items():
-        notes = sorted({n for n in (_note(c) for c in calls) if n})
-        out.append(f"| `{step}` | {calls[0].operation} | {len(calls)} | "
-                   f"{sum(c.records for c in calls)} | {'; '.join(notes)} |")
-    out += ["", "<details><summary>Every call</summary>", "",
+    out = [f"### mktows-run plan: {_cell(pb.name)}", "", f"`{pb.file}` — **{quota_line(total)}**",
+           "", "| step | operation | calls | records | notes |", "| --- | --- | ---: | ---: | --- |"]
+    for st in plan.steps.values():
+        out.append(f"| `{st.id}` | {st.operation} | {st.calls} | {st.records} | "
+                   f"{_cell('; '.join(sorted(st.notes)))} |")
+    out += [line.replace("OUTSIDE", "**OUTSIDE**") for line in _data_lines(plan, "- ")]
+    out += ["", "<details><summary>Calls (long loops: first and last)</summary>", "",
             "| step | call | details |", "| --- | --- | --- |"]
-    for c in plan.calls[:500]:
-        out.append(f"| `{c.step}` | {c.label or '1'} | {c.summary.replace('|', '/')} |")
-    if total > 500:
-        out.append(f"| … | {total - 500} more | |")
+    for st in plan.steps.values():
+        for i, c in enumerate(st.listed):
+            if i == len(st.first) and st.hidden:
+                out.append(f"| `{st.id}` | … | {_hidden(st)} |")
+            out.append(f"| `{c.step}` | {c.label or '1'} | {_cell(c.summary)} |")
     out += ["", "</details>", ""]
     return "\n".join(out)
 

@@ -35,7 +35,16 @@ class Rate:
         suffix = window[len(number):] or "s"
         if suffix not in unit or not calls.strip().isdigit():
             raise ValueError(f"rate {text!r}: write CALLS/WINDOW, e.g. 100/20s")
-        return cls(int(calls), float(number or 1) * unit[suffix])
+        try:
+            window_s = float(number or 1) * unit[suffix]
+        except ValueError:
+            raise ValueError(f"rate {text!r}: write CALLS/WINDOW, e.g. 100/20s") from None
+        # A zero, negative or unbounded window (or zero calls) would silently switch pacing
+        # off or stall the run: only the explicit `0` means "no limit".
+        if not (0 < window_s <= 86_400) or not (0 < int(calls) <= 1_000_000):
+            raise ValueError(f"rate {text!r}: CALLS must be 1..1000000 and WINDOW more than 0 and "
+                             "at most 24h (or write 0 for no limit)")
+        return cls(int(calls), window_s)
 
 
 class Slot:

@@ -12,7 +12,7 @@ from typing import Any
 
 from runner import __version__, jsonschemas
 from runner.errors import UsageError
-from runner.model import CallResult, Retry, RunResult, StepResult
+from runner.model import CallResult, DataFile, Retry, RunResult, StepResult
 from runner.report import files
 from runner.report.facts import Redact, counts, public_endpoint
 from runner.resources import results_schema_path
@@ -39,6 +39,8 @@ def to_dict(result: RunResult) -> dict[str, Any]:
             "retries": sum(len(c.retries) for c in calls),
         },
         "steps": [_step(s, result.playbook) for s in result.steps],
+        "data_files": [{"name": d.name, "path": d.path, "outside": d.outside}
+                       for d in result.data_files],
     }
 
 
@@ -96,6 +98,8 @@ def from_dict(data: dict[str, Any]) -> RunResult:
         steps=[StepResult(id=s["id"], operation=s["operation"], status=s["status"],
                           line=s["line"], name=s["name"],
                           calls=[_call_from(c) for c in s["calls"]]) for s in data["steps"]],
+        data_files=[DataFile(d["name"], d["path"], d["outside"])
+                    for d in data.get("data_files", [])],
     )
 
 

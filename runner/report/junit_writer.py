@@ -61,7 +61,7 @@ def _case(result: RunResult, step: StepResult, call: CallResult | None,
         ET.SubElement(case, "skipped", {"message": "not run"})
     elif call.status in ("failed", "ambiguous"):
         kind = facts.kind(call)
-        tag = "failure" if kind == "fault" else "error"
+        tag = "failure" if kind in ("fault", "records") else "error"  # Marketo said no
         problem = facts.problem(call)
         detail = ET.SubElement(case, tag, {"message": clean(problem), "type": kind})
         where = f"{result.playbook}:{step.line}"

@@ -150,7 +150,9 @@ def _outputs(operation: str, result: Element) -> dict[str, Any]:
     if operation == "syncMultipleLeads":
         statuses = [_sync_status(s) for s in
                     _children(_child(result, "syncStatusList"), "syncStatus")]
-        return {"syncStatusList": statuses, "leadIds": [s["leadId"] for s in statuses]}
+        # leadIds are the leads that exist now: a FAILED record's id is no lead of ours.
+        return {"syncStatusList": statuses,
+                "leadIds": [s["leadId"] for s in statuses if s["status"] != "FAILED"]}
     if operation in ("requestCampaign", "scheduleCampaign"):
         return {"success": _bool(_child(result, "success"))}
     if operation == "getLead":
@@ -170,6 +172,27 @@ def _outputs(operation: str, result: Element) -> dict[str, Any]:
         return {"returnCount": _int(_child(result, "returnCount")),
                 "campaignRecordList": campaigns}
     raise ResponseError(f"no reader for operation {operation}")
+
+
+MAX_LISTED_FAILURES = 20
+
+
+def failed_records(operation: str, outputs: dict[str, Any]) -> str | None:
+    """A reply that succeeded as a call but failed some of its records: what to say, or None.
+    Marketo answers success with status FAILED per record; that is no success for the user."""
+    if operation == "syncLead":
+        statuses = [outputs]
+    elif operation == "syncMultipleLeads":
+        statuses = outputs.get("syncStatusList") or []
+    else:
+        return None
+    failed = [(i, s) for i, s in enumerate(statuses, 1) if s.get("status") == "FAILED"]
+    if not failed:
+        return None
+    shown = "; ".join(f"record {i}: {s.get('error') or 'no reason given'}"
+                      for i, s in failed[:MAX_LISTED_FAILURES])
+    more = f"; and {len(failed) - MAX_LISTED_FAILURES} more" if len(failed) > MAX_LISTED_FAILURES else ""
+    return f"{len(failed)} of {len(statuses)} record(s) FAILED: {shown}{more}"
 
 
 def _is_xml(content_type: str) -> bool:
