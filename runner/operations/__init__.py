@@ -1,0 +1,53 @@
+"""The operation registry: every Marketo operation the runner drives, one module each.
+
+Everything the runner knows about an operation lives in its module's `OPERATION` record
+(runner/operations/spec.py): parameters' defaults, Marketo's rules, outputs, batching,
+idempotency, the plan's summary line, and its encoding per API. Outside runner/sandbox/, no
+other module names an operation; they ask this registry.
+"""
+
+from __future__ import annotations
+
+from runner.operations import (
+    get_campaigns_for_source,
+    get_lead,
+    request_campaign,
+    schedule_campaign,
+    sync_lead,
+    sync_multiple_leads,
+)
+from runner.operations.spec import Operation
+
+# In the order the README and the schema list them.
+REGISTRY: dict[str, Operation] = {op.name: op for op in (
+    sync_lead.OPERATION,
+    sync_multiple_leads.OPERATION,
+    request_campaign.OPERATION,
+    schedule_campaign.OPERATION,
+    get_lead.OPERATION,
+    get_campaigns_for_source.OPERATION,
+)}
+NAMES: tuple[str, ...] = tuple(REGISTRY)
+
+
+def get(name: str) -> Operation:
+    """The operation's record; KeyError for a name the registry does not hold (a bug: the
+    schema admits only registered names)."""
+    return REGISTRY[name]
+
+
+# -- transitional views, removed once every caller asks the registry ----------------------------
+from typing import Any  # noqa: E402
+
+from runner.operations.shapes import is_token_name, token_name  # noqa: E402,F401
+
+OPERATIONS = NAMES
+NON_IDEMPOTENT = frozenset(n for n, op in REGISTRY.items() if not op.idempotent)
+OUTPUTS = {n: dict(op.outputs) for n, op in REGISTRY.items()}
+BATCHING = {n: (op.batching.field, op.batching.size) for n, op in REGISTRY.items()
+            if op.batching is not None}
+
+
+def to_wsdl(operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    op = REGISTRY[operation]
+    return op.soap.encode(op.with_defaults(params))
