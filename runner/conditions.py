@@ -5,6 +5,9 @@
     atom := ${ref} | 'text' | "text" | number | true | false | null | [atom, ...] | ( expr )
 
 Nothing is called and nothing is assigned: a condition can only compare values.
+
+Bounded (the README documents it): the parser is recursive, so nesting (parentheses, `not`,
+lists) is capped well below Python's recursion limit, and `and`/`or` chains are kept flat.
 """
 
 from __future__ import annotations
@@ -12,13 +15,21 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from runner.variables import Pending, Ref, VariableSyntaxError, parse
 
+_BLANK = re.compile(r"\s*\Z")
 _TOKEN = re.compile(r"""\s*(?:(?P<ref>\$\{[^}]*\})|(?P<str>'[^']*'|"[^"]*")|"""
                     r"""(?P<num>-?\d+(?:\.\d+)?)|(?P<op>==|!=|\(|\)|\[|\]|,)|(?P<word>[A-Za-z_]+))""")
 _WORDS = {"and", "or", "not", "in", "true", "false", "null"}
+
+# A real condition is a handful of comparisons; these keep a hostile one cheap and shallow.
+# (Its text is bounded by the playbook's size; the nesting is checked first while parsing.)
+MAX_CONDITION_DEPTH = 32  # levels of (...), [...] and `not`
+MAX_CONDITION_TOKENS = 2000  # words, literals, references and symbols
+_MAX_NUMBER_CHARS = 64
 
 
 class ConditionError(ValueError):
@@ -39,7 +50,7 @@ def _tokens(text: str) -> list[tuple[str, Any]]:
     out: list[tuple[str, Any]] = []
     pos = 0
     while pos < len(text):
-        if text[pos:].strip() == "":
+        if _BLANK.match(text, pos):  # not text[pos:].strip(): quadratic on a long condition
             break
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
@@ -54,6 +65,8 @@ def _tokens(text: str) -> list[tuple[str, Any]]:
         elif kind == "str":
             value = value[1:-1]
         elif kind == "num":
+            if len(value) > _MAX_NUMBER_CHARS:
+                raise ConditionError(f"a number of {len(value)} digits is too long")
             value = float(value) if "." in value else int(value)
         elif kind == "word" and value not in _WORDS:
             raise ConditionError(f"unknown word {value!r} in condition",)
@@ -66,6 +79,13 @@ class _Parser:
     def __init__(self, tokens: list[tuple[str, Any]]) -> None:
         self.tokens = tokens
         self.pos = 0
+        self.depth = 0
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_CONDITION_DEPTH:
+            raise ConditionError(f"the condition nests more than {MAX_CONDITION_DEPTH} levels "
+                                 "deep")
 
     def peek(self, *values: str) -> bool:
         return self.pos < len(self.tokens) and self.tokens[self.pos][1] in values and (
@@ -77,24 +97,28 @@ class _Parser:
         self.pos += 1
         return self.tokens[self.pos - 1]
 
+    # `a or b or c` is one ("or", a, b, c) node: a long chain adds no depth to the tree.
     def expr(self) -> Node:
-        node = self.conj()
+        nodes = [self.conj()]
         while self.peek("or"):
             self.take()
-            node = ("or", node, self.conj())
-        return node
+            nodes.append(self.conj())
+        return nodes[0] if len(nodes) == 1 else ("or", *nodes)
 
     def conj(self) -> Node:
-        node = self.neg()
+        nodes = [self.neg()]
         while self.peek("and"):
             self.take()
-            node = ("and", node, self.neg())
-        return node
+            nodes.append(self.neg())
+        return nodes[0] if len(nodes) == 1 else ("and", *nodes)
 
     def neg(self) -> Node:
         if self.peek("not"):
             self.take()
-            return ("not", self.neg())
+            self.enter()
+            node = ("not", self.neg())
+            self.depth -= 1
+            return node
         return self.cmp()
 
     def cmp(self) -> Node:
@@ -116,19 +140,23 @@ class _Parser:
         if kind == "word" and value in ("true", "false", "null"):
             return ("lit", {"true": True, "false": False, "null": None}[value])
         if value == "(":
+            self.enter()
             node = self.expr()
             if not self.peek(")"):
                 raise ConditionError("missing ')'")
             self.take()
+            self.depth -= 1
             return node
         if value == "[":
+            self.enter()
             items: list[Node] = []
             while not self.peek("]"):
                 items.append(self.atom())
                 if not self.peek("]") and self.take()[1] != ",":
                     raise ConditionError("expected ',' in a list")
             self.take()
-            return ("list", items)
+            self.depth -= 1
+            return ("list", tuple(items))
         raise ConditionError(f"unexpected {value!r} in condition")
 
 
@@ -163,9 +191,29 @@ def compile_condition(text: str | bool) -> Condition:
         return Condition(str(text).lower(), ("lit", text))
     if not isinstance(text, str):
         raise ConditionError(f"a condition is text or true/false, not {type(text).__name__}")
+    compiled = _compile(text)
+    if isinstance(compiled, str):
+        raise ConditionError(compiled)
+    return compiled
+
+
+@lru_cache(maxsize=256)
+def _compile(text: str) -> Condition | str:
+    """The condition, or why it is not one. A loop's `when` is checked once per item: each
+    text is parsed once, a broken one too (a Condition is immutable, an error is its text)."""
+    try:
+        return _parse(text)
+    except ConditionError as exc:
+        return str(exc)
+
+
+def _parse(text: str) -> Condition:
     try:
         parser = _Parser(_tokens(text))
-        tree = parser.expr()
+        tree = parser.expr()  # a nesting error comes first: it is the more useful message
+        if len(parser.tokens) > MAX_CONDITION_TOKENS:
+            raise ConditionError(f"the condition is too long (more than "
+                                 f"{MAX_CONDITION_TOKENS} words and symbols)")
     except VariableSyntaxError as exc:
         raise ConditionError(str(exc)) from None
     if parser.pos != len(parser.tokens):
@@ -187,13 +235,15 @@ def _eval(node: Node, lookup: Callable[[Ref], Any]) -> Any:
     if kind == "not":
         return unknown or not args[0]
     if kind in ("and", "or"):
-        # Short-circuit on a known value, as a reader would expect.
-        left, right = args
-        if kind == "and" and not isinstance(left, Unknown) and not left:
-            return False
-        if kind == "or" and not isinstance(left, Unknown) and left:
-            return True
-        return unknown or right
+        # Folded left to right; short-circuit on a known value, as a reader would expect.
+        left = args[0]
+        for right in args[1:]:
+            if kind == "and" and not isinstance(left, Unknown) and not left:
+                return False
+            if kind == "or" and not isinstance(left, Unknown) and left:
+                return True
+            left = left if isinstance(left, Unknown) else right
+        return left
     if unknown:
         return unknown
     if kind == "==":

@@ -6,6 +6,9 @@
 Only a run of `$` directly before `{` is special: n dollars give n // 2 literal dollars, and
 an odd run starts a reference. `{{my.token}}` is never special. A resolved value is never
 scanned again, and a string that is exactly one reference keeps the value's type.
+
+A variable's own value may hold references (`a: ${vars.b}`, `url: ${env.HOST}/x`): it is
+resolved when read, through at most MAX_VAR_CHAIN variables; a cycle is an error naming it.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
-from runner.model import Literal
+from runner.model import Literal, Location
 from runner.operations import OUTPUTS
 from runner.secrets import Secret
 
 NAMESPACES = ("vars", "env", "secret", "steps", "item")
+MAX_VAR_CHAIN = 32  # vars defined through vars defined through vars ...: far past any real use
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _DOLLARS = re.compile(r"\$+(?=\{)")
 
@@ -146,6 +150,60 @@ def walk_strings(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[
 Lookup = Callable[[Ref], Any]
 
 
+def has_refs(value: Any) -> bool:
+    """Whether resolving `value` could change it (a `${` or `$$` outside `!literal`)."""
+    return any("${" in text or "$$" in text for _, text in walk_strings(value))
+
+
+CYCLE_HINT = "give one of them a value of its own"
+
+
+def cycle_message(cycle: tuple[str, ...]) -> str:
+    return f"the variables {' → '.join('vars.' + n for n in cycle)} refer to each other in a cycle"
+
+
+def var_cycles(values: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """Cycles of variables defined through each other, e.g. ("a", "b", "a"), each once.
+
+    Iterative: a playbook's variables are bounded only by its size.
+    """
+    edges: dict[str, list[str]] = {}
+    for name, value in values.items():
+        refs: list[str] = []
+        for _, text in walk_strings(value):
+            try:
+                parts = parse(text)
+            except VariableSyntaxError:
+                continue  # reported where the variable is used
+            refs += [str(p.path[0]) for p in parts if isinstance(p, Ref) and
+                     p.namespace == "vars" and p.path and str(p.path[0]) in values]
+        edges[name] = refs
+    found: list[tuple[str, ...]] = []
+    done: set[str] = set()
+    for start in edges:
+        if start in done:
+            continue
+        stack: list[tuple[str, Iterator[str]]] = [(start, iter(edges[start]))]
+        on_path = [start]
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                on_path.pop()
+                done.add(node)
+            elif child in on_path:
+                cycle = on_path[on_path.index(child):]
+                low = cycle.index(min(cycle))  # the same cycle found from another member
+                canonical = (*cycle[low:], *cycle[:low], cycle[low])
+                if canonical not in found:
+                    found.append(canonical)
+            elif child not in done:
+                stack.append((child, iter(edges[child])))
+                on_path.append(child)
+    return found
+
+
 @lru_cache(maxsize=4096)
 def _parsed(text: str) -> tuple[Part, ...]:
     # A loop renders the same few templates for every row: parse each once.
@@ -205,6 +263,10 @@ class Unresolved(ValueError):
         self.hint = hint
 
 
+class _Cycle(Unresolved):
+    pass
+
+
 @dataclass
 class Scope:
     """What references can see at one point of a run.
@@ -221,15 +283,19 @@ class Scope:
     all_steps: tuple[str, ...] = ()
     item: Any = None
     in_loop: bool = False
+    item_where: Location | None = None  # the data-file row the item came from
     secret_values: set[str] = field(default_factory=set)  # shared by every copy of a scope
     looped: set[str] = field(default_factory=set)  # steps that ran once per loop item
     grouped: dict[str, str] = field(default_factory=dict)  # step id -> its group, once past
     unselected: set[str] = field(default_factory=set)  # left out by --only/--skip/--tags
+    # Variables whose values held references to vars/env/secrets only, once resolved (shared
+    # by every copy: a 100,000-row loop resolves `${vars.x}` once, not per row).
+    var_cache: dict[str, Any] = field(default_factory=dict)
 
-    def with_item(self, item: Any) -> Scope:
+    def with_item(self, item: Any, where: Location | None = None) -> Scope:
         # copy.copy, not dataclasses.replace: this runs once per loop item.
         scope = copy.copy(self)
-        scope.item, scope.in_loop = item, True
+        scope.item, scope.in_loop, scope.item_where = item, True, where
         return scope
 
     def inner(self) -> Scope:
@@ -247,7 +313,48 @@ class Scope:
         return handler(ref)
 
     def _ns_vars(self, ref: Ref) -> Any:
-        return _follow(self.vars, ref, "vars", "variable")
+        name = ref.path[0]
+        if not isinstance(name, str) or name not in self.vars:
+            return _follow(self.vars, ref, "vars", "variable")  # the unknown-name error
+        return _follow({name: self._var(name, ())[0]}, ref, "vars", "variable")
+
+    def _var(self, name: str, chain: tuple[str, ...]) -> tuple[Any, bool]:
+        """A variable's value with the references in it resolved (`chain`: who asked), and
+        whether it depends on a step output or a loop item (then it is not cached)."""
+        if name in self.var_cache:
+            return self.var_cache[name], False
+        raw = self.vars[name]
+        if not has_refs(raw):
+            return raw, False
+        if name in chain:
+            cycle = (*chain[chain.index(name):], name)
+            raise _Cycle(cycle_message(cycle), CYCLE_HINT)
+        if len(chain) >= MAX_VAR_CHAIN:
+            raise Unresolved(f"vars.{name}: variables defined through more than "
+                             f"{MAX_VAR_CHAIN} other variables")
+        dynamic = False
+
+        def lookup(ref: Ref) -> Any:
+            nonlocal dynamic
+            inner = ref.path[0] if ref.path else None
+            if ref.namespace == "vars" and isinstance(inner, str) and inner in self.vars:
+                value, varies = self._var(inner, (*chain, name))
+                dynamic = dynamic or varies
+                return _follow({inner: value}, ref, "vars", "variable")
+            dynamic = dynamic or ref.namespace in ("steps", "item")
+            return self.lookup(ref)
+
+        try:
+            value = resolve(raw, lookup)
+        except VariableSyntaxError as exc:
+            raise Unresolved(f"in vars.{name}: {exc}", exc.hint) from None
+        except Unresolved as exc:
+            if chain or isinstance(exc, _Cycle):
+                raise  # the variable that was asked for first names the chain
+            raise Unresolved(f"in vars.{name}: {exc}", exc.hint) from None
+        if not dynamic:  # a step output or a loop item differs from one read to the next
+            self.var_cache[name] = value
+        return value, dynamic
 
     def _ns_env(self, ref: Ref) -> Any:
         name = str(ref.path[0])

@@ -19,7 +19,7 @@ from runner import data, operations, variables
 from runner.conditions import ConditionError, Unknown, compile_condition
 from runner.model import LocatedError, Location
 from runner.playbook import Loop, Playbook, Step, iter_items
-from runner.playbook.source import json_path
+from runner.playbook.source import describe_char, json_path
 from runner.soap import envelope
 from runner.soap.xsd import ServiceSchema
 from runner.variables import Pending, Scope, Unresolved
@@ -96,10 +96,13 @@ class Walker:
     def __post_init__(self) -> None:
         self.base = self.playbook.path.parent
         self.current: Step | None = None  # the step being walked (who a live problem hits)
+        self.unsendable = 0  # values XML cannot carry, reported so far (dry pass)
 
     # -- entry ---------------------------------------------------------------------------
     def walk(self, steps: tuple[Step, ...], scope: Scope, prefix: str = "",
              inherited: frozenset[str] = frozenset()) -> Iterator[Call | Skip | StepEnd]:
+        if not prefix and not self.live:
+            self._check_vars(scope)
         for step in steps:
             self.current = step
             key = f"{prefix}{step.id}"
@@ -136,6 +139,13 @@ class Walker:
                 scope.looped.add(step.id)
             scope.grouped.update({inner.id: step.id for inner in step.walk()[1:]})
 
+    def _check_vars(self, scope: Scope) -> None:
+        """Variables defined through each other in a cycle: a load error at the variable, even
+        if no step reads it (a step that does is told again where it reads it)."""
+        for cycle in variables.var_cycles(scope.vars):
+            where = ("vars", cycle[0]) if cycle[0] in self.playbook.vars else ("vars",)
+            self.report(where, variables.cycle_message(cycle), variables.CYCLE_HINT)
+
     # -- conditions ------------------------------------------------------------------------
     def _condition(self, step: Step, scope: Scope) -> bool | Unknown:
         if step.when is None:
@@ -163,15 +173,9 @@ class Walker:
         if loop.file is not None:
             path = (self.base / loop.file)
             display = loop.file
-            try:
-                exists = path.is_file()
-            except OSError as exc:
-                self.report((*loop.path, "file"), f"data file path is unusable: {exc.strerror}",
-                            None)
-                return
-            if not exists:
-                self.report((*loop.path, "file"), f"data file {loop.file} does not exist",
-                            "paths are relative to the folder the playbook is in")
+            unusable = data.check_path(path, loop.file)  # gone, a FIFO, a device, unreadable
+            if unusable is not None:
+                self.report((*loop.path, "file"), *unusable)
                 return
             try:
                 fmt = data.file_format(path, loop.format)
@@ -189,6 +193,16 @@ class Walker:
                 return
             if not isinstance(items, list):
                 self.report(loop.path, f"loop: {loop.items} is not a list", None)
+                return
+        else:
+            # Inline items are templates too: `loop: ["${vars.a}"]` sends a's value, never
+            # the text `${vars.a}`.
+            listed: PathT = (*loop.path, "items")  # `loop: {items: [...]}` or `loop: [...]`
+            at = listed if listed in self.playbook.doc.positions else loop.path
+            items, errors = variables.resolve_checked(items, scope.lookup)
+            for sub, message, hint in errors:
+                self.report((*at, *sub), message, hint)
+            if errors:
                 return
         for n, item in enumerate(items or [], 1):
             yield data.Row(n, where, item)
@@ -211,11 +225,12 @@ class Walker:
             except LocatedError as exc:
                 bad += 1
                 if bad <= MAX_ROW_PROBLEMS:
-                    self.report(exc.where, exc.message, None)
+                    self.report(exc.where, exc.message, getattr(exc, "hint", None))
                 if isinstance(exc, data.RowError):
                     continue
                 break  # a file that cannot be read any further
-            item_scope = scope.with_item(row.value)
+            # A value XML cannot carry is blamed on the data row it came from (see _sendable).
+            item_scope = scope.with_item(row.value, row.where if step.loop.file else None)
             when = self._condition(step, item_scope)
             if when is False:
                 continue
@@ -240,10 +255,34 @@ class Walker:
 
     def _resolve_part(self, step: Step, scope: Scope,
                       template: dict[str, Any]) -> dict[str, Any] | None:
+        params: dict[str, Any]
         params, errors = variables.resolve_checked(template, scope.lookup)
         for sub, message, hint in errors:
             self.report((*step.op_path, *sub), message, hint)
-        return None if errors else params
+        if errors or not self._sendable(step, scope, params):
+            return None
+        return params
+
+    def _sendable(self, step: Step, scope: Scope, params: dict[str, Any]) -> bool:
+        """Whether every resolved value can be written in XML (body and headers alike:
+        targetWorkspace is a parameter here). Checked before any envelope is built, so the
+        problem names the field and the data row, e.g. `leads.csv:3: FirstName: U+0001 ...`."""
+        if _clean(params):  # the common case, without building the details
+            return True
+        bad = list(_unsendable(params, ()))
+        for sub, char in bad:
+            self.unsendable += 1
+            if self.unsendable > MAX_ROW_PROBLEMS:
+                self.report(step.op_path, f"more values cannot be sent in XML (only the first "
+                            f"{MAX_ROW_PROBLEMS} are listed)", None)
+                break
+            what = f"{describe_char(char)} cannot be sent in XML"
+            if scope.item_where is not None and _holds(scope.item, char):
+                field_name = next((p for p in reversed(sub) if isinstance(p, str)), "value")
+                self.report(scope.item_where, f"{field_name}: {what}", _XML_HINT)
+            else:
+                self.report((*step.op_path, *sub), what, _XML_HINT)
+        return not bad
 
     def _one(self, step: Step, scope: Scope, key: str, label: str,
              condition: str | None) -> Iterator[Call]:
@@ -340,6 +379,49 @@ class Walker:
         records = len(params.get(operations.BATCHING.get(step.operation, ("", 0))[0]) or []) or 1
         return Call(step, key, label, params, None if workspace is None else str(workspace),
                     body.text, records, scope, pending, condition)
+
+
+_XML_HINT = ("XML 1.0 carries tab, line feed, carriage return and printable characters only; "
+             "remove the character")
+
+
+def _clean(value: Any) -> bool:
+    """Whether every string in a resolved value can be written in XML (once per item: lean)."""
+    if isinstance(value, str):
+        return envelope.UNSENDABLE.search(value) is None
+    if isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, list):
+        return True
+    for one in value:  # noqa: SIM110 - a plain loop: all() and a generator cost 3x here
+        if not _clean(one):
+            return False
+    return True
+
+
+def _unsendable(value: Any, path: PathT) -> Iterator[tuple[PathT, str]]:
+    """(sub-path, character) of each resolved value XML cannot carry."""
+    if isinstance(value, str):
+        char = envelope.unsendable(value)
+        if char is not None:
+            yield path, char
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _unsendable(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _unsendable(v, (*path, i))
+
+
+def _holds(value: Any, char: str) -> bool:
+    """Whether a loop item holds `char` anywhere (then the value came from its row)."""
+    if isinstance(value, str):
+        return char in value
+    if isinstance(value, dict):
+        return any(_holds(v, char) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds(v, char) for v in value)
+    return False
 
 
 def _item_label(row: data.Row) -> str:

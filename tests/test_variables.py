@@ -31,8 +31,10 @@ def test_substitution_and_escapes(written, sent):
 
 
 def test_resolution_is_one_pass_and_never_rescans_a_value():
-    scope = _scope(vars={"a": "${vars.b}", "b": "no"})
-    value, errors = resolve_checked("${vars.a}", scope.lookup)
+    # A value from outside (environment, secrets, step outputs) is data, never a template.
+    # (A variable's own value is a template: `a: ${vars.b}` resolves, see test_hostile_playbook.)
+    scope = _scope(env={"X": "${vars.b}"}, vars={"b": "no"})
+    value, errors = resolve_checked("${env.X}", scope.lookup)
     assert (value, errors) == ("${vars.b}", [])
 
 

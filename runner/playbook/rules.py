@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from runner.model import Problem
-from runner.operations import OPERATIONS, is_token_name, token_name
+from runner.model import Literal, Problem
+from runner.operations import OPERATIONS
+from runner.operations.shapes import is_token_name, token_name
 from runner.playbook.source import Document, PathT, json_path
 
 _W3C = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)$")
@@ -103,10 +104,42 @@ def _walk_steps(raw: Any, base: PathT) -> Iterator[tuple[PathT, dict[str, Any]]]
             yield from _walk_steps(step.get("steps"), (*base, i, "steps"))
 
 
+def _keys_with_refs(value: Any, path: PathT) -> Iterator[PathT]:
+    """Mapping keys holding `${`: keys are names sent as written, never substituted."""
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            if "${" in key:
+                yield (*path, key)
+            yield from _keys_with_refs(sub, (*path, key))
+    elif isinstance(value, list):
+        for i, sub in enumerate(value):
+            yield from _keys_with_refs(sub, (*path, i))
+
+
+def _credentials(doc: Document) -> list[Problem]:
+    """`encryptionKey: !literal "${secret.K}"` passes the schema's pattern, but a !literal is
+    never substituted: the key would be that text. Credentials come from references only."""
+    target = doc.data.get("target")
+    key = target.get("encryptionKey") if isinstance(target, dict) else None
+    if isinstance(key, Literal) and "${" in key:
+        where = ("target", "encryptionKey")
+        return [Problem(doc.locate(where), json_path(where), "the encryption key must be a "
+                        "${secret.NAME} or ${env.NAME} reference, not !literal text",
+                        "remove the !literal tag")]
+    return []
+
+
 def check(doc: Document) -> list[Problem]:
     problems: list[Problem] = []
     if not isinstance(doc.data, dict):
         return problems
+    for path in _keys_with_refs(doc.data, ()):
+        problems.append(Problem(
+            doc.locate(path, key=True), json_path(path), f"'{path[-1]}' is a key: a key is "
+            "sent as written, ${...} in it would never be substituted",
+            "write the name itself; to take a name from a variable, use the list form "
+            "(attrName/attrValue, name/value), whose names are values"))
+    problems += _credentials(doc)
     seen: dict[str, PathT] = {}
     for path, step in _walk_steps(doc.data.get("steps"), ("steps",)):
         sid = step.get("id")

@@ -8,6 +8,7 @@ rebuilding the body.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,27 @@ _ENVELOPE_OPEN = (
 )
 _BODY_OPEN = "</SOAP-ENV:Header><SOAP-ENV:Body>"
 _ENVELOPE_CLOSE = "</SOAP-ENV:Body></SOAP-ENV:Envelope>"
+
+# Characters XML 1.0 cannot carry at all, escaped or not: C0 controls but tab, LF and CR; lone
+# surrogates (they cannot even be encoded as UTF-8); U+FFFE and U+FFFF.
+UNSENDABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def unsendable(text: str) -> str | None:
+    """The first character of `text` that XML 1.0 cannot carry, or None."""
+    found = UNSENDABLE.search(text)
+    return found.group() if found else None
+
+
+def xml_text(text: str) -> str:
+    """`text` as element content that a parser reads back as exactly `text`.
+
+    Markup is escaped, and a carriage return is written as `&#13;`: a parser turns a literal
+    CR (or CR LF) into LF (line-end normalisation), so `Ada\r\nLovelace` would arrive as
+    `Ada\nLovelace`. Tab and LF survive in element content (only attributes normalise them).
+    """
+    out = escape(text)
+    return out.replace("\r", "&#13;") if "\r" in out else out
 
 
 @dataclass(frozen=True)
@@ -87,7 +109,7 @@ class BodyWriter:
             if child.plain_text and item is not None and not isinstance(item, dict | list):
                 # The hot path (attribute names and values, emails): text needs no per-value
                 # check, the body's one scan for illegal characters covers it.
-                out.append(f"<{name}>{escape(_scalar(item))}</{name}>")
+                out.append(f"<{name}>{xml_text(_scalar(item))}</{name}>")
                 shape.append((name,))
                 continue
             items = item if isinstance(item, list) and child.max_occurs != 1 else [item]
@@ -118,7 +140,7 @@ class BodyWriter:
         problem = self.schema.value_error(decl, text)
         if problem:
             issues.append(BuildIssue(path, problem))
-        out.append(f"<{name}>{escape(text)}</{name}>")
+        out.append(f"<{name}>{xml_text(text)}</{name}>")
         return (name,)
 
 
@@ -136,18 +158,18 @@ def build(schema: ServiceSchema, operation: str, params: Mapping[str, Any]) -> t
 
 
 def auth_header(user_id: str, signature: str, timestamp: str, partner_id: str | None = None) -> str:
-    partner = f"<partnerId>{escape(partner_id)}</partnerId>" if partner_id else ""
+    partner = f"<partnerId>{xml_text(partner_id)}</partnerId>" if partner_id else ""
     return (
-        f"<ns1:AuthenticationHeader><mktowsUserId>{escape(user_id)}</mktowsUserId>"
-        f"<requestSignature>{escape(signature)}</requestSignature>"
-        f"<requestTimestamp>{escape(timestamp)}</requestTimestamp>{partner}"
+        f"<ns1:AuthenticationHeader><mktowsUserId>{xml_text(user_id)}</mktowsUserId>"
+        f"<requestSignature>{xml_text(signature)}</requestSignature>"
+        f"<requestTimestamp>{xml_text(timestamp)}</requestTimestamp>{partner}"
         "</ns1:AuthenticationHeader>"
     )
 
 
 def context_header(workspace: str) -> str:
     return (
-        f"<ns1:MktowsContextHeader><targetWorkspace>{escape(workspace)}</targetWorkspace>"
+        f"<ns1:MktowsContextHeader><targetWorkspace>{xml_text(workspace)}</targetWorkspace>"
         "</ns1:MktowsContextHeader>"
     )
 
