@@ -14,6 +14,7 @@ from typing import TextIO
 import click
 
 from runner.model import CallResult, Problem, RunResult, StepResult
+from runner.secrets import Redactor
 
 _MARK = {"ok": ("ok", None), "failed": ("FAILED", "red"), "skipped": ("skipped", "yellow"),
          "ambiguous": ("AMBIGUOUS", "magenta")}
@@ -25,10 +26,12 @@ def _show(value: object) -> str:
 
 
 class Console:
-    def __init__(self, redact: Callable[[str], str] = lambda s: s, quiet: bool = False,
+    def __init__(self, redact: Callable[[str], str] | None = None, quiet: bool = False,
                  verbose: bool = False, totals: dict[str, int] | None = None,
                  stream: TextIO | None = None) -> None:
-        self.redact = redact
+        # Even before a run's secrets are known, a URL's user:password@ and anything shaped
+        # like a request signature are masked; a run sets its own redactor (`redact`).
+        self.redact: Callable[[str], str] = redact if redact is not None else Redactor()
         self.quiet = quiet
         self.verbose = verbose
         self.totals = totals or {}
@@ -44,6 +47,11 @@ class Console:
     def info(self, text: str) -> None:
         if not self.quiet:
             click.echo(self.redact(text), err=True)
+
+    def error(self, text: str) -> None:
+        """Something the user must act on (a file that could not be written): even with -q."""
+        self._clear_progress()
+        self._echo(f"error: {text}", fg="red", err=True)
 
     def problems(self, problems: Iterable[Problem]) -> None:
         items = list(problems)
@@ -98,7 +106,7 @@ class Console:
 
     def summary(self, result: RunResult, report: str | None) -> None:
         counts = {s: sum(1 for r in result.steps if r.status == s)
-                  for s in ("ok", "failed", "ambiguous", "skipped")}
+                  for s in ("ok", "failed", "ambiguous", "interrupted", "skipped")}
         text = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
         calls = sum(len(s.calls) for s in result.steps)
         retries = sum(len(c.retries) for s in result.steps for c in s.calls)
@@ -106,4 +114,4 @@ class Console:
         self._echo(f"{len(result.steps)} steps {verdict}: {text} ({calls} calls, "
                    f"{retries} retries)", fg="green" if result.ok else "red", bold=True)
         if report:
-            click.echo(f"report: {report}", err=True)
+            click.echo(self.redact(f"report: {report}"), err=True)

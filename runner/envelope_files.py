@@ -3,6 +3,7 @@ signature and every secret value redacted."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +13,34 @@ from runner.soap import auth, envelope
 from runner.walk import Call
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+# Markup vs character data: our envelopes carry values only as element text (attributes
+# are namespace declarations and xsi:nil), so the text between tags is every value.
+_TAG = re.compile(r"(<[^>]*>)")
+
+
+def _xml_text(text: str) -> str:
+    # CR as a reference, as the envelope writes it (a raw CR would arrive as LF).
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("\r", "&#13;"))
+
+
+def redact_xml(document: str, redactor: Redactor) -> str:
+    """The document with every secret in its character data masked, markup untouched.
+
+    Mask before encoding: each text run is decoded (entities and character references),
+    masked as plain text, and encoded again only if something was masked, so a secret with
+    `&`, `<`, `"` or a CR is found whatever escaping the envelope writer chose, and an
+    element name that happens to match a short secret is never rewritten.
+    """
+    parts = _TAG.split(document)
+    for i in range(0, len(parts), 2):  # even indices: text between tags
+        text = parts[i]
+        if not text:
+            continue
+        plain = html.unescape(text) if "&" in text else text
+        masked = redactor(plain)
+        parts[i] = _xml_text(masked) if masked != plain else redactor(text)
+    return "".join(parts)
 
 
 class EnvelopeWriter:
@@ -29,6 +58,6 @@ class EnvelopeWriter:
         if call.workspace:
             headers += envelope.context_header(call.workspace)
         self._redactor.add(*call.scope.secret_values)
-        name = f"{self.count:05d}-{_UNSAFE.sub('_', call.key)}.xml"
-        text = self._redactor(envelope.envelope(headers, call.body))
+        name = f"{self.count:05d}-{_UNSAFE.sub('_', self._redactor(call.key))}.xml"
+        text = redact_xml(envelope.envelope(headers, call.body), self._redactor)
         (self.directory / name).write_text(text, encoding="utf-8")
