@@ -1,25 +1,34 @@
 """Sending a prepared plan safely: paced to Marketo's limits, retried by fault code, every
-attempt signed afresh, nothing non-idempotent resent blindly, every outcome journaled.
+attempt signed afresh, nothing non-idempotent resent blindly, every outcome journaled the
+moment its call settles (by the thread that sent it, whatever the concurrency), so a kill
+leaves at most the calls truly in flight without a recorded outcome.
 
 Calls of one step (loop items, batches) may run concurrently; a step ends (StepEnd) before
 the next step's values are resolved from its outputs.
+
+A run stops early for one reason (`Stop.reason`): `interrupt` (Ctrl-C, SIGTERM: the calls in
+flight finish, nothing new starts), `deadline` (--deadline passed: no new call or retry
+starts), `storage` (the journal could not be written: nothing more may be sent), or `abort`
+(a second Ctrl-C: calls in flight are not waited for, and are reported with an unknown
+outcome). The step it stopped in is reported `interrupted`, with how far it got.
 """
 
 from __future__ import annotations
 
+import queue
 import random
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from runner import retry
-from runner.errors import ResponseError, RunnerError, SoapFaultError, TransportError
+from runner.errors import ResponseError, RunnerError, SoapFaultError, StorageError, TransportError
 from runner.journal import Journal, PastRun
-from runner.model import CallResult, Retry, RunResult, StepResult
+from runner.model import CallResult, Location, Retry, RunResult, StepResult
 from runner.operations import NON_IDEMPOTENT
 from runner.ratelimit import Rate, RateLimiter
 from runner.soap import auth, envelope, response
@@ -34,7 +43,7 @@ class ExecOptions:
     concurrency: int = 1
     rate: Rate = field(default_factory=Rate)
     policy: retry.RetryPolicy = field(default_factory=retry.RetryPolicy)
-    deadline_s: float | None = None  # no new attempt starts after this many seconds
+    deadline_s: float | None = None  # the run starts no call or retry after this many seconds
     continue_on_ambiguous: bool = False
     accept_ambiguous: bool = False  # resume: resend calls whose outcome is unknown
     selection: Selection = field(default_factory=Selection)
@@ -42,6 +51,24 @@ class ExecOptions:
 
 
 Observer = Callable[[StepResult, CallResult], None]
+
+
+class Stop(threading.Event):
+    """Set when the run must stop early; `reason` says why (the first reason wins, except
+    that `abort` overrides: a second Ctrl-C changes how the run ends) and `error` holds a
+    storage failure, whenever it came."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reason: str | None = None
+        self.error: StorageError | None = None
+        self._why = threading.Lock()
+
+    def halt(self, reason: str, error: StorageError | None = None) -> None:
+        with self._why:
+            self.reason = reason if reason == "abort" else self.reason or reason
+            self.error = self.error or error
+        self.set()
 
 
 class Executor:
@@ -59,12 +86,33 @@ class Executor:
         self.clock = clock or (lambda: datetime.now().astimezone())
         self.sleep = sleep
         self.observe = observe
-        self.stop = stop or threading.Event()
+        self.stop = stop if stop is not None else Stop()
         self.limiter = RateLimiter(options.rate, sleep=sleep)
         self.rng = random.Random(options.seed)
         self._rng_lock = threading.Lock()
         self._deadline = (time.monotonic() + options.deadline_s) if options.deadline_s else None
         self._lock = threading.Lock()
+        self._in_flight: dict[str, Call] = {}  # sent (or between retries), not yet settled
+
+    @property
+    def reason(self) -> str | None:
+        """Why the run stopped early (None: it did not); a plain Event set from outside is
+        an interruption."""
+        if not self.stop.is_set():
+            return None
+        return getattr(self.stop, "reason", None) or "interrupt"
+
+    def _halt(self, reason: str, error: StorageError | None = None) -> None:
+        if isinstance(self.stop, Stop):
+            self.stop.halt(reason, error)
+        else:
+            self.stop.set()
+
+    def _past_deadline(self) -> bool:
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            self._halt("deadline")
+            return True
+        return False
 
     # -- the run -------------------------------------------------------------------------
     def run(self, result: RunResult) -> RunResult:
@@ -80,82 +128,156 @@ class Executor:
         # walker prepares the next window's calls, so a window opens on ready envelopes.
         ahead = max(workers, min(self.options.rate.calls, MAX_AHEAD)) if workers > 1 else 1
         events = walker.walk(plan.playbook.steps, scope)
-        pending: dict[Future[CallResult], Call] = {}
-        stopped = False
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mktows") as pool:
-            while not stopped:
-                try:
-                    event = next(events)
-                except StopIteration:
-                    break
-                except ValueError as exc:  # a run-time value broke a call valid in the plan
-                    if walker.current is not None and walker.current.id in steps:
-                        broken = CallResult(walker.current.id, "", "failed",
-                                            fault_message=plan.redactor(str(exc)),
-                                            error_kind="response")
-                        steps[walker.current.id].add(broken)
-                        if self.observe is not None:  # the console says why, not only the report
-                            self.observe(steps[walker.current.id], broken)
-                    break
-                if isinstance(event, Skip):
-                    continue
-                if isinstance(event, StepEnd):
-                    stopped = self._drain(pending, steps, wait_all=True)
-                    if not stopped:
-                        _merge_outputs(event, steps[event.step.id])
-                    continue
-                if self.stop.is_set():
-                    stopped = True
-                    break
-                settled = self._from_journal(event)
-                if settled is not None:
-                    self._settle(steps, event, settled)
-                    stopped = settled.status == "ambiguous" and not self.options.continue_on_ambiguous
-                    continue
-                if workers == 1:  # no thread hand-off per call when nothing runs beside it
-                    res = self._attempts(event)
-                    self._settle(steps, event, res)
-                    stopped = _stops(res, self.options)
-                    continue
-                while len(pending) >= ahead:
-                    stopped = self._drain(pending, steps, wait_all=False)
-                    if stopped:
-                        break
-                if not stopped:
-                    pending[pool.submit(self._attempts, event)] = event
-            if stopped:
-                for future in pending:  # queued behind the failure: never sent
-                    future.cancel()
-                for future in [f for f in pending if f.cancelled()]:
-                    del pending[future]
-            self._drain(pending, steps, wait_all=True)
+        # One thread needs no hand-off per call: the calls run on this one.
+        pool = _Workers(workers, self._call) if workers > 1 else None
+        run = _Progress(steps)
+        aborted = False
+        try:
+            self._walk(events, walker, run, pool, ahead)
+        except KeyboardInterrupt:  # a second Ctrl-C: stop now
+            aborted = True
+        finally:
+            if pool is not None:
+                pool.cancel_queued()  # queued behind a failure or a stop: never sent
+                if not aborted:
+                    aborted = self._finish(pool, run)
+                pool.close()
+        if aborted:
+            self._halt("abort")
+            if pool is not None:
+                with suppress(KeyboardInterrupt):
+                    self._collect(pool, run, block=False)  # what settled meanwhile
+            self._report_in_flight(run)
+        run.tidy()
+        if self.reason is not None and run.open is not None:
+            self._mark_interrupted(run, events)
         result.steps = list(steps.values())
         result.interrupted = self.stop.is_set()
         return result
 
-    def _drain(self, pending: dict[Future[CallResult], Call], steps: dict[str, StepResult],
-               wait_all: bool) -> bool:
-        """Collect finished calls; True when the run must stop."""
-        if not pending:
-            return self.stop.is_set()
-        done, _ = wait(list(pending), return_when="ALL_COMPLETED" if wait_all else FIRST_COMPLETED)
-        stop = False
-        for future in sorted(done, key=lambda f: _order(pending[f])):
-            call = pending.pop(future)
-            res = future.result()
-            self._settle(steps, call, res)
-            stop = stop or _stops(res, self.options)
-        return stop or self.stop.is_set()
+    def _walk(self, events: Any, walker: Walker, run: _Progress, pool: _Workers | None,
+              ahead: int) -> None:
+        plan = self.plan
+        while not (run.stopped or self.stop.is_set()):
+            if pool is not None and self._collect(pool, run, block=False):
+                return  # (calls are reported as they settle) one failed: stop
+            try:
+                event = next(events)
+            except StopIteration:
+                return
+            except ValueError as exc:  # a run-time value broke a call valid in the plan
+                if walker.current is not None and walker.current.id in run.steps:
+                    broken = CallResult(walker.current.id, "", "failed",
+                                        fault_message=plan.redactor(str(exc)),
+                                        error_kind="response")
+                    run.steps[walker.current.id].add(broken)
+                    if self.observe is not None:  # the console says why, not only the report
+                        self.observe(run.steps[walker.current.id], broken)
+                run.stopped = True
+                return
+            if isinstance(event, Skip):
+                continue
+            if isinstance(event, StepEnd):
+                while pool is not None and pool.pending and not run.stopped:
+                    self._collect(pool, run, block=True)
+                if run.stopped or run.incomplete:
+                    return  # a call failed, or some were never sent: the step did not end
+                run.end(event.step.id)
+                _merge_outputs(event, run.steps[event.step.id])
+                continue
+            run.begin(event)
+            settled = self._from_journal(event)
+            if settled is not None:
+                self._settle(run, event, settled)
+                continue
+            if self._past_deadline():
+                run.incomplete = True
+                return
+            if pool is None:
+                res = self._call(event)
+                if res is None:
+                    run.incomplete = True
+                else:
+                    self._settle(run, event, res)
+                continue
+            while pool.pending >= ahead and not run.stopped:
+                self._collect(pool, run, block=True)
+            if run.stopped or self.stop.is_set():
+                run.incomplete = True
+            else:
+                pool.submit(event)
 
-    def _settle(self, steps: dict[str, StepResult], call: Call, res: CallResult) -> None:
-        step = steps[call.step.id]
+    def _collect(self, pool: _Workers, run: _Progress, block: bool) -> bool:
+        """Settle what the workers finished (waiting for one when `block`); True when a
+        call's outcome stops the run."""
+        while (item := pool.next(block)) is not None:
+            call, res = item
+            if res is None:
+                run.incomplete = True  # taken off the queue as the run stopped: not sent
+            else:
+                self._settle(run, call, res)
+            block = False  # then whatever else has already settled
+        return run.stopped
+
+    def _finish(self, pool: _Workers, run: _Progress) -> bool:
+        """Wait for the calls in flight (first Ctrl-C, a failure, the deadline); True when a
+        second Ctrl-C cut the wait short."""
+        try:
+            while pool.pending:
+                self._collect(pool, run, block=True)
+        except KeyboardInterrupt:
+            return True
+        return False
+
+    def _report_in_flight(self, run: _Progress) -> None:
+        """After a second Ctrl-C: the calls nobody waited for, with an unknown outcome (a
+        campaign call's journal intent makes a resume hold it back too)."""
         with self._lock:
+            left = list(self._in_flight.values())
+            self._in_flight.clear()
+        for call in left:
+            run.steps[call.step.id].add(CallResult(
+                call.key, call.label, "ambiguous", 1, 0.0, {}, None,
+                "in flight when the run was stopped at once (second Ctrl-C): Marketo may "
+                "have acted; not known", "ambiguous"))
+
+    def _mark_interrupted(self, run: _Progress, events: Any) -> None:
+        """The step the run stopped in: `interrupted` unless it failed or is ambiguous (that
+        says more), with how far it got. A step whose last call had settled is complete."""
+        step = run.open
+        assert step is not None
+        if self.reason != "abort" and not run.incomplete and _ends_next(events):
+            return
+        planned = _planned(self.plan, step.id)
+        made = len(step.calls)
+        counts = (f"{made} of {planned} calls made, {planned - made} not sent"
+                  if planned is not None and planned >= made else
+                  f"{made} call(s) made, the rest not sent")
+        step.note = f"{self._why()}: {counts}"
+        if step.status in ("ok", "skipped"):
+            step.status = "interrupted"
+
+    def _why(self) -> str:
+        reason = self.reason
+        if reason == "deadline":
+            return f"stopped at the run deadline ({_seconds(self.options.deadline_s or 0)})"
+        if reason == "storage":
+            error = getattr(self.stop, "error", None)
+            return f"stopped: {error}" if error else "stopped: the journal could not be written"
+        if reason == "abort":
+            return "stopped at once (second Ctrl-C)"
+        return "interrupted"
+
+    def _settle(self, run: _Progress, call: Call, res: CallResult) -> None:
+        step = run.steps[call.step.id]
+        with self._lock:
+            self._in_flight.pop(call.key, None)  # here, so an abort never loses a call
             step.add(res)
             res_outputs = res.outputs if res.status == "ok" else None
             if res_outputs is not None and "/batch-" not in call.key:
                 call.scope.outputs[call.step.id] = res_outputs
-        if self.journal is not None and not res.resumed:
-            self.journal.write(_record(call, res))
+        if _stops(res, self.options):
+            run.stopped = True
         if self.observe is not None:
             self.observe(step, res)
 
@@ -177,18 +299,34 @@ class Executor:
         return None
 
     # -- one call, all its attempts --------------------------------------------------------
-    def _attempts(self, call: Call) -> CallResult:
+    def _call(self, call: Call) -> CallResult | None:
+        """Send a call (with its retries) and journal its outcome at once, on whatever thread
+        sent it. None when it was not sent: the run was stopping."""
+        res = self._attempts(call)
+        if res is not None and self.journal is not None:
+            try:
+                self.journal.write(_record(call, res))
+            except StorageError as exc:  # sent and settled, but the record is lost: stop
+                self._halt("storage", exc)
+        return res
+
+    def _attempts(self, call: Call) -> CallResult | None:
+        if self.stop.is_set():  # queued when the run began to stop: never sent
+            return None
         operation = call.step.operation or ""
         res = CallResult(call.key, call.label, "failed")
         started = time.perf_counter()
-        if self.journal is not None and operation in NON_IDEMPOTENT:
-            self.journal.write({"type": "send", "key": call.key}, durable=True)
         while True:
-            res.attempts += 1
             slot = self.limiter.acquire()
+            if res.attempts == 0 and not self._may_send(call, operation):
+                self.limiter.release(slot)
+                return None
+            res.attempts += 1
             try:
                 res.outputs = self._attempt(call)
                 res.status = "ok"
+                # The retries list keeps what went wrong before; the call itself succeeded.
+                res.fault_code = res.fault_message = res.error_kind = None
                 break
             except (SoapFaultError, TransportError, ResponseError) as exc:
                 self.limiter.release(slot)  # before any backoff sleep: the call is over
@@ -205,6 +343,21 @@ class Executor:
         res.duration_s = round(time.perf_counter() - started, 6)
         return res
 
+    def _may_send(self, call: Call, operation: str) -> bool:
+        """Just before a call's first request leaves: not when the run is stopping; and for a
+        call that must not run twice, only once its intent is on disk."""
+        if self.stop.is_set() or self._past_deadline():
+            return False
+        if self.journal is not None and operation in NON_IDEMPOTENT:
+            try:
+                self.journal.write({"type": "send", "key": call.key}, durable=True)
+            except StorageError as exc:
+                self._halt("storage", exc)
+                return False
+        with self._lock:
+            self._in_flight[call.key] = call
+        return True
+
     def _retry(self, res: CallResult, exc: RunnerError, action: str) -> bool:
         """Record the failure; sleep and return True when another attempt should follow."""
         res.fault_code = exc.code if isinstance(exc, SoapFaultError) else None
@@ -214,23 +367,31 @@ class Executor:
                           "response" if isinstance(exc, ResponseError) else "transport")
         if action == retry.AMBIGUOUS:
             res.status, res.error_kind = "ambiguous", "ambiguous"
-            res.fault_message = ("sent, but no answer (" + (res.fault_message or "") +
-                                 "): Marketo may have acted; not resent")
+            res.fault_message = retry.why_ambiguous(exc, res.fault_message)
             return False
         if action == retry.FAIL or res.attempts >= self.options.policy.max_attempts:
-            return False
-        if self._deadline is not None and time.monotonic() >= self._deadline:
-            res.fault_message = (res.fault_message or "") + " (run deadline reached)"
-            return False
-        if self.stop.is_set():
             return False
         wait_s = 0.0
         if action == retry.BACKOFF:
             with self._rng_lock:
                 wait_s = self.options.policy.delay(res.attempts, self.rng)
+        if self._deadline is not None and time.monotonic() + wait_s >= self._deadline:
+            self._halt("deadline")
+            res.fault_message += " (not retried: the run deadline was reached)"
+            return False
+        if self.stop.is_set():
+            res.fault_message += " (not retried: the run was stopping)"
+            return False
         res.retries.append(Retry(res.attempts, retry.reason(exc), round(wait_s, 3)))
         if wait_s:
-            self.sleep(wait_s)
+            if self.sleep is time.sleep:
+                self.stop.wait(wait_s)  # Ctrl-C cuts a backoff short
+            else:  # a test's fake clock
+                self.sleep(wait_s)
+        if self.stop.is_set():
+            res.retries.pop()
+            res.fault_message += " (not retried: the run was stopping)"
+            return False
         return True
 
     def _attempt(self, call: Call) -> dict[str, Any]:
@@ -254,13 +415,119 @@ def _stops(res: CallResult, options: ExecOptions) -> bool:
 
 
 def _raise(where: Any, message: str, hint: str | None) -> None:
-    # Everything was checked by prepare(); a problem now comes from a step's output value.
-    raise ValueError(message)
+    # Everything was checked by prepare(); a problem now comes from a step's output value
+    # or a data file that changed since: say where (`leads.csv:2: 1 value for 2 columns`).
+    raise ValueError(f"{where}: {message}" if isinstance(where, Location) else message)
 
 
-def _order(call: Call) -> tuple[int, str]:
-    tail = call.key.rsplit("-", 1)[-1]
-    return (int(tail) if tail.isdigit() else 0, call.key)
+def _ends_next(events: Any) -> bool:
+    """Whether the step being walked has no call left: the walker's next event (past any
+    skipped items) is its StepEnd or the end. Only building, nothing is sent."""
+    try:
+        for event in events:
+            if not isinstance(event, Skip):
+                return isinstance(event, StepEnd)
+    except ValueError:
+        return False
+    return True
+
+
+def _planned(plan: Any, step_id: str) -> int | None:
+    """How many calls the plan counted for a step (None when the plan does not say)."""
+    planned = getattr(plan, "steps", None)
+    if isinstance(planned, dict) and step_id in planned:
+        calls = getattr(planned[step_id], "calls", None)
+        return calls if isinstance(calls, int) else None
+    return None
+
+
+def _seconds(value: float) -> str:
+    for unit, size in (("h", 3600), ("m", 60)):
+        if value >= size and value % size == 0:
+            return f"{value / size:g}{unit}"
+    return f"{value:g}s"
+
+
+class _Progress:
+    """The steps' results as calls settle, the step being walked, and whether a call's
+    outcome stopped the run. Calls are kept in the order they were made, whatever order
+    concurrent ones settle in."""
+
+    def __init__(self, steps: dict[str, StepResult]) -> None:
+        self.steps = steps
+        self.open: StepResult | None = None  # the step whose calls are being made
+        self.stopped = False  # a failed (or ambiguous) call stops the run
+        self.incomplete = False  # a call of the open step was built but never sent
+        self._order: dict[str, int] = {}
+        self._mark = 0  # where the open step's calls of this pass begin
+
+    def begin(self, call: Call) -> None:
+        step = self.steps[call.step.id]
+        if self.open is not step:
+            self.open, self._mark = step, len(step.calls)
+            self._order.clear()
+        self._order[call.key] = len(self._order)
+
+    def tidy(self) -> None:
+        """The open step's calls of this pass back in the order they were made."""
+        if self.open is not None:
+            calls = self.open.calls
+            calls[self._mark:] = sorted(calls[self._mark:],
+                                        key=lambda c: self._order.get(c.key, -1))
+
+    def end(self, step_id: str) -> None:
+        if self.open is self.steps[step_id]:
+            self.tidy()
+        self.open = None
+
+
+class _Workers:
+    """Daemon threads that send calls and journal each outcome as it settles. Daemons, so a
+    second Ctrl-C does not wait for a call in flight (its journal intent already marks it)."""
+
+    def __init__(self, count: int, work: Callable[[Call], CallResult | None]) -> None:
+        self._todo: queue.SimpleQueue[Call | None] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[tuple[Call, CallResult | None, Exception | None]] = (
+            queue.SimpleQueue())
+        self.pending = 0  # submitted and not yet collected (main thread only)
+        self._threads = [threading.Thread(target=self._loop, args=(work,), daemon=True,
+                                          name=f"mktows-{i}") for i in range(count)]
+        for thread in self._threads:
+            thread.start()
+
+    def _loop(self, work: Callable[[Call], CallResult | None]) -> None:
+        while (call := self._todo.get()) is not None:
+            try:
+                self._done.put((call, work(call), None))
+            except Exception as exc:  # a bug: re-raised on the main thread
+                self._done.put((call, None, exc))
+
+    def submit(self, call: Call) -> None:
+        self.pending += 1
+        self._todo.put(call)
+
+    def next(self, block: bool) -> tuple[Call, CallResult | None] | None:
+        try:
+            call, res, exc = self._done.get(block=block)
+        except queue.Empty:
+            return None
+        self.pending -= 1
+        if exc is not None:
+            raise exc
+        return call, res
+
+    def cancel_queued(self) -> None:
+        while True:
+            try:
+                call = self._todo.get_nowait()
+            except queue.Empty:
+                return
+            if call is not None:
+                self.pending -= 1
+
+    def close(self) -> None:
+        for _ in self._threads:
+            self._todo.put(None)
 
 
 def _merge_outputs(end: StepEnd, step: StepResult) -> None:

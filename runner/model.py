@@ -102,10 +102,12 @@ _PRECEDENCE = ("failed", "ambiguous", "ok", "skipped")
 class StepResult:
     id: str
     operation: str | None
-    status: str  # ok | failed | ambiguous | skipped
+    status: str  # ok | failed | ambiguous | skipped | interrupted (the run stopped inside it)
     line: int
     name: str | None = None
     calls: list[CallResult] = field(default_factory=list)
+    # interrupted: why the step stopped and how far it got ("... 16 of 100 calls made")
+    note: str | None = None
 
     def add(self, call: CallResult) -> None:
         # Kept current call by call: a 50,000-item loop must not rescan its calls each time.

@@ -20,7 +20,7 @@ from runner.executor import ExecOptions
 from runner.model import HttpReply
 from runner.ratelimit import Rate, RateLimiter
 from runner.retry import AMBIGUOUS, BACKOFF, FAIL, RESIGN, RetryPolicy, decide
-from runner.secrets import Secret
+from runner.secrets import Redactor, Secret
 from runner.soap.auth import sign
 from runner.transport import HttpTransport
 from runner.walk import Selection
@@ -264,9 +264,10 @@ def test_resume_skips_finished_calls_and_holds_back_ambiguous_ones(sandbox, tmp_
 
 def test_a_call_in_flight_when_the_process_died_is_ambiguous_on_resume(tmp_path):
     path = tmp_path / "journal.jsonl"
-    path.write_text(json.dumps({"type": "run", "format": 1, "run_id": "x", "request": {}}) + "\n"
-                    + json.dumps({"type": "send", "key": "request/batch-1"}) + "\n"
-                    + '{"type": "call", "key": "trunc')  # cut short by SIGKILL
+    records = [{"type": "run", "format": journal.FORMAT, "run_id": "x", "request": {}},
+               {"type": "send", "key": "request/batch-1"}]
+    path.write_bytes(b"".join(journal.encode(r, Redactor()) for r in records)
+                     + b'{"crc32":"00000000","record":{"type": "call", "key": "trunc')  # SIGKILL
     past = journal.read(tmp_path)
     assert set(past.ambiguous) == {"request/batch-1"}
 

@@ -6,33 +6,82 @@ results.json is the record; JUnit and Markdown are rendered from the same RunRes
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from runner.errors import UsageError
+from runner.errors import StorageError, UsageError
 from runner.model import RunResult
 from runner.report import files, github, json_writer, junit_writer, markdown_writer
 from runner.report.facts import Redact
+from runner.secrets import Redactor
 
-__all__ = ["rerender", "write_all"]
+__all__ = ["Unwritten", "rerender", "write_all"]
 
 
-def write_all(result: RunResult, *, results_path: Path, junit_path: Path | None = None,
-              markdown_path: Path | None = None, redact: Redact, env: Mapping[str, str],
-              out: TextIO) -> None:
-    """Every report a run asks for, plus the GitHub summary and annotations inside Actions."""
-    json_writer.write(result, results_path, redact)
+@dataclass(frozen=True)
+class Unwritten:
+    """A report that could not be written where it was asked for."""
+
+    path: Path
+    reason: str  # e.g. "No space left on device"
+    instead: Path | None  # where it was written instead; None: nowhere
+
+
+# The name a report takes in a fallback folder, whatever the user called it (a --markdown
+# named journal.jsonl must not land on the journal).
+FALLBACK_NAMES = {"results": "results.json", "junit": "junit.xml", "markdown": "summary.md"}
+
+
+def write_all(result: RunResult, *, results_path: Path | None, junit_path: Path | None = None,
+              markdown_path: Path | None = None, redact: Redactor, env: Mapping[str, str],
+              out: TextIO, fallbacks: Sequence[Path] = ()) -> list[Unwritten]:
+    """Every report a run asks for, plus the GitHub summary and annotations inside Actions.
+
+    A report that cannot be written (disk full, read-only, permission) goes to the first of
+    `fallbacks` (folders) that takes it, and is listed in the answer; with no fallbacks the
+    first failure raises StorageError. Either way the other reports are still attempted."""
+    unwritten: list[Unwritten] = []
+
+    def put(kind: str, path: Path, render: Callable[[], str]) -> None:
+        text = render()
+        try:
+            files.write_text(path, text)
+            return
+        except OSError as exc:
+            if not fallbacks:
+                raise StorageError(path, exc) from None
+            reason = exc.strerror or str(exc)
+        for folder in fallbacks:
+            instead = folder / FALLBACK_NAMES[kind]
+            try:
+                files.write_text(instead, text)
+            except OSError:
+                continue
+            unwritten.append(Unwritten(path, reason, instead))
+            return
+        unwritten.append(Unwritten(path, reason, None))
+
+    if results_path is not None:
+        put("results", results_path, lambda: json_writer.render(result, redact))
     if junit_path is not None:
-        files.write_text(junit_path, junit_writer.render(result, redact))
+        put("junit", junit_path, lambda: junit_writer.render(result, redact))
     if markdown_path is not None or env.get("GITHUB_STEP_SUMMARY"):
         markdown = markdown_writer.render(result, redact, link=github.source_link(env))
         if markdown_path is not None:
-            files.write_text(markdown_path, markdown)
-        github.append_step_summary(markdown, env)
+            put("markdown", markdown_path, lambda: markdown)
+        try:
+            github.append_step_summary(markdown, env)
+        except OSError as exc:
+            summary = Path(env.get("GITHUB_STEP_SUMMARY", ""))
+            if not fallbacks:
+                raise StorageError(summary, exc) from None
+            unwritten.append(Unwritten(summary, exc.strerror or str(exc), None))
     if env.get("GITHUB_ACTIONS") == "true":
         for line in github.annotations(result, redact, env):
             print(line, file=out)
+    return unwritten
 
 
 def rerender(results_path: Path, junit_path: Path | None, markdown_path: Path | None,

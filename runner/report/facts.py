@@ -16,7 +16,7 @@ AMBIGUOUS_HINT = "sent, but no answer came: Marketo may have acted on it; check 
 def counts(statuses: Iterable[str]) -> dict[str, int]:
     out = dict.fromkeys(CALL_STATUSES, 0)
     for status in statuses:
-        out[status] += 1
+        out[status] = out.get(status, 0) + 1  # a step may also be "interrupted"
     return out
 
 

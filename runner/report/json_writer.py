@@ -14,8 +14,9 @@ from runner import __version__, jsonschemas
 from runner.errors import UsageError
 from runner.model import CallResult, DataFile, Retry, RunResult, StepResult
 from runner.report import files
-from runner.report.facts import Redact, counts, public_endpoint
+from runner.report.facts import counts, public_endpoint
 from runner.resources import results_schema_path
+from runner.secrets import Redactor
 
 FORMAT_VERSION = 1
 RUNNER_NAME = "mktows-run"
@@ -68,6 +69,13 @@ def _call(call: CallResult) -> dict[str, Any]:
     }
 
 
+def _stopped(step: StepResult) -> dict[str, Any] | None:
+    """An interrupted step's fault: why it stopped and how far it got (no code, no kind)."""
+    if step.status != "interrupted":
+        return None
+    return {"code": None, "message": step.note, "kind": None}
+
+
 def _step(step: StepResult, file: str) -> dict[str, Any]:
     return {
         "id": step.id,
@@ -80,7 +88,7 @@ def _step(step: StepResult, file: str) -> dict[str, Any]:
         "attempts": step.attempts,
         "duration_s": step.duration_s,
         "outputs": step.outputs,
-        "fault": _fault(step.failure),
+        "fault": _fault(step.failure) or _stopped(step),
         "calls": [_call(c) for c in step.calls],
     }
 
@@ -97,7 +105,9 @@ def from_dict(data: dict[str, Any]) -> RunResult:
         interrupted=data["status"] == "interrupted",
         steps=[StepResult(id=s["id"], operation=s["operation"], status=s["status"],
                           line=s["line"], name=s["name"],
-                          calls=[_call_from(c) for c in s["calls"]]) for s in data["steps"]],
+                          calls=[_call_from(c) for c in s["calls"]],
+                          note=(s["fault"] or {}).get("message")
+                          if s["status"] == "interrupted" else None) for s in data["steps"]],
         data_files=[DataFile(d["name"], d["path"], d["outside"])
                     for d in data.get("data_files", [])],
     )
@@ -115,24 +125,15 @@ def _call_from(data: dict[str, Any]) -> CallResult:
     )
 
 
-def redact_tree(value: Any, redact: Redact) -> Any:
-    """Every string in a JSON value (keys too) passed through the redactor.
-
-    Redacting values rather than the serialized text keeps the JSON well formed and also
-    catches a secret that serialization would have escaped (quotes, backslashes, non-ASCII).
-    """
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {redact(str(k)): redact_tree(v, redact) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact_tree(v, redact) for v in value]
-    return value
+def render(result: RunResult, redactor: Redactor) -> str:
+    # Masked value by value before encoding (Redactor.tree), so JSON escaping cannot hide
+    # a secret from the redactor.
+    data = redactor.tree(to_dict(result))
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
 
 
-def write(result: RunResult, path: Path, redact: Redact) -> None:
-    data = redact_tree(to_dict(result), redact)
-    files.write_text(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+def write(result: RunResult, path: Path, redactor: Redactor) -> None:
+    files.write_text(path, render(result, redactor))
 
 
 def read(path: Path) -> RunResult:

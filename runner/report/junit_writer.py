@@ -81,4 +81,5 @@ def _run_notes(result: RunResult) -> str:
              f"finished: {result.finished_at}"]
     if result.interrupted:
         lines.append("the run was interrupted: steps it did not reach are reported as skipped")
+        lines += [f"step {s.id}: {s.note}" for s in result.steps if s.note]
     return "\n".join(lines)

@@ -61,6 +61,9 @@ def render(result: RunResult, redact: Redact, *, link: Link = relative_link,
     page.add(f"### mktows-run: {text(result.name or result.playbook)}", "", _verdict(result, text))
     if result.interrupted:
         page.add("", "The run was interrupted: steps it did not reach are reported as skipped.")
+        for step in result.steps:
+            if step.note:  # the step it stopped in, and how far it got
+                page.add("", f"Step {text(step.id)}: {text(step.note)}.")
     _failures(page, result, text, link)
     _steps_table(page, result, text)
     _details(page, result, text)

@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 
 def w3c_timestamp(now: datetime) -> str:
-    """`YYYY-MM-DDThh:mm:ss±hh:mm`, whole seconds; `now` must be timezone-aware."""
-    if now.tzinfo is None:
+    """`YYYY-MM-DDThh:mm:ss±hh:mm`, whole seconds; `now` must be timezone-aware.
+
+    An offset with seconds (a historical local mean time, or a custom tzinfo) would print as
+    `+05:30:17`, which is not the format: the same instant is written with the offset cut to
+    whole minutes instead."""
+    offset = now.utcoffset()
+    if offset is None:
         raise ValueError("the request timestamp needs a timezone-aware datetime")
+    if offset % timedelta(minutes=1):
+        minutes = int(offset.total_seconds() // 60)
+        now = now.astimezone(timezone(timedelta(minutes=minutes)))
     return now.replace(microsecond=0).isoformat()
 
 
