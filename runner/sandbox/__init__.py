@@ -1,10 +1,12 @@
-"""The mktows sandbox: a local Marketo SOAP API server over a persistent SQLite lead database.
+"""The mktows sandbox: a local Marketo SOAP API server over a persistent SQLite lead database,
+with Marketo's REST API served beside it on the same port over the same store (rest/).
 
 Only `cli` and tests import this package (it is its own top layer). It may use
 `runner.soap.{namespaces,auth,xsd}`, layer-1 modules, the stdlib, pyyaml and defusedxml.
 
     with running(tmp_path / "db.sqlite") as info:
         ...  # POST signed requests to info.endpoint as info.user_id / info.encryption_key
+        ...  # or get a token at info.identity_url with info.client_id / info.client_secret
 
 Settings live in one `SandboxConfig` (config.py): the defaults, then the fixture's
 `config:` section, then what the caller passes. docs/sandbox.md describes the behaviour.
@@ -22,6 +24,7 @@ from pathlib import Path
 
 from runner.errors import UsageError
 from runner.resources import wsdl_path
+from runner.sandbox.banner import rest_lines
 from runner.sandbox.config import (
     FAULT_KINDS,
     ConfigError,
@@ -32,6 +35,7 @@ from runner.sandbox.config import (
 from runner.sandbox.db import SchemaError
 from runner.sandbox.fixture import DEFAULT_FIXTURE, load_fixture
 from runner.sandbox.inspection import reset, show
+from runner.sandbox.rest.service import RestService
 from runner.sandbox.server import SandboxServer
 from runner.sandbox.service import Service
 from runner.sandbox.store import Store, utc_now
@@ -42,7 +46,7 @@ DEFAULT_WINDOW = SandboxConfig().timestamp_window
 __all__ = [
     "DEFAULT_FIXTURE", "DEFAULT_WINDOW", "FAULT_KINDS", "ConfigError", "FaultPlan",
     "SandboxConfig", "SandboxInfo", "Store", "fixture_config", "open_store", "parse_fault",
-    "reset", "running", "serve", "show",
+    "reset", "rest_lines", "running", "serve", "show",
 ]
 
 
@@ -55,6 +59,20 @@ class SandboxInfo:
     encryption_key: str
     db_path: Path
     config: SandboxConfig = field(default_factory=SandboxConfig)  # the settings in force
+    base_url: str = ""  # e.g. http://127.0.0.1:PORT: what a REST client calls its host
+    client_id: str | None = None  # the fixture's first REST client, if it has one
+    client_secret: str | None = None
+    packaged_fixture: bool = True  # False: the user's own fixture (its secret is theirs)
+
+    @property
+    def rest_endpoint(self) -> str:
+        """Admin > Web Services' "REST API Endpoint": `<host>/rest`."""
+        return f"{self.base_url}/rest"
+
+    @property
+    def identity_url(self) -> str:
+        """Admin > Web Services' "Identity": `<host>/identity`."""
+        return f"{self.base_url}/identity"
 
 
 def open_store(db_path: Path) -> Store:
@@ -144,7 +162,8 @@ def _start(db_path: Path, fixture: Path | None, host: str, port: int,
         store.clock = clock
         store.seed(loaded.leads)
         service = Service(schema, loaded, store, config or loaded.config, clock=clock)
-        server = SandboxServer((host, port), service, wsdl)
+        rest = RestService(loaded, store, service.config, clock)
+        server = SandboxServer((host, port), service, wsdl, rest)
     except OSError as exc:
         store.close()
         raise UsageError(f"the sandbox cannot listen on {host}:{port}: {exc.strerror}") from exc
@@ -152,5 +171,9 @@ def _start(db_path: Path, fixture: Path | None, host: str, port: int,
         store.close()
         raise
     user = loaded.users[0]
-    return server, store, SandboxInfo(server.endpoint(), user.user_id, user.encryption_key,
-                                      db_path, service.config)
+    client = loaded.rest_clients[0] if loaded.rest_clients else None
+    return server, store, SandboxInfo(
+        server.endpoint(), user.user_id, user.encryption_key, db_path, service.config,
+        server.base_url, client.client_id if client else None,
+        client.client_secret if client else None,
+        loaded.source.resolve() == DEFAULT_FIXTURE)

@@ -23,13 +23,14 @@ class Catalog:
         found = self.fixture.program(name)
         if found is not None:
             return found
-        rows = self.store.rows("SELECT * FROM programs WHERE name = ?", name)
+        rows = self.store.rows("SELECT rowid, * FROM programs WHERE name = ?", name)
         if not rows:
             return None
         row = rows[0]
         campaigns = self._campaigns("WHERE program_name = ? ORDER BY id", name)
+        # A clone's id (REST's programId) comes after every fixture program's.
         return Program(row["name"], row["workspace"], json.loads(row["tokens"]),
-                       tuple(campaigns))
+                       tuple(campaigns), len(self.fixture.programs) + int(row["rowid"]))
 
     def campaign(self, campaign_id: int) -> Campaign | None:
         found = self.fixture.campaign(campaign_id)
@@ -64,7 +65,8 @@ class Catalog:
                 " active) VALUES (?, ?, ?, ?, ?, ?, ?)", copy.id, name, copy.name, copy.type,
                 copy.description, json.dumps(list(copy.sources)), int(copy.active))
             copies.append(copy)
-        return Program(name, program.workspace, dict(program.tokens), tuple(copies))
+        return self.program(name) or Program(name, program.workspace, dict(program.tokens),
+                                             tuple(copies))
 
     def _campaigns(self, where: str, *args: object) -> Sequence[Campaign]:
         return [

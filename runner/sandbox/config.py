@@ -3,6 +3,8 @@
 Three layers, later wins: the defaults below (Marketo's documented numbers), the fixture's
 `config:` section (`from_mapping`), and keyword overrides (`override`, for CLI flags).
 A limit set to None is switched off (a benchmark wants no 20023 at 5,000 calls/s).
+REST's own settings (identity, quota, clones) live in the nested `RestConfig`; REST shares
+the rate window and concurrency numbers with SOAP (Marketo documents the same 100/20 s and 10).
 """
 
 from __future__ import annotations
@@ -14,15 +16,23 @@ from typing import Any
 
 # Kinds of injected fault, in the order their rates are stacked (see injection.py).
 FAULT_KINDS = ("http500", "http503", "drop_before", "drop_after", "slow", "fault20016",
-               "fault20023", "fault20024")
+               "fault20023", "fault20024", "http502_after", "http504_after")
 FAULT_KINDS_YAML = {  # fixture spelling -> FaultPlan field
     "http500": "http500", "http503": "http503", "dropBefore": "drop_before",
     "dropAfter": "drop_after", "slow": "slow", "fault20016": "fault20016",
     "fault20023": "fault20023", "fault20024": "fault20024",
+    "http502After": "http502_after", "http504After": "http504_after",
 }
 _YAML_LIMITS = {  # fixture key -> SandboxConfig field
     "maxInFlight": "max_in_flight", "dailyQuota": "daily_quota",
     "cloneLimitPerDay": "clone_limit_per_day",
+}
+
+
+_YAML_REST = {  # fixture key under config.rest -> RestConfig field
+    "tokenLifetimeSeconds": "token_lifetime", "dailyQuota": "daily_quota",
+    "cloneLimitPerDay": "clone_limit_per_day", "accessTokenQuery": "access_token_query",
+    "describeSoapNames": "describe_soap_names",
 }
 
 
@@ -47,6 +57,10 @@ class FaultPlan:
     fault20016: float = 0.0  # answered with the Marketo fault instead of processing
     fault20023: float = 0.0
     fault20024: float = 0.0
+    # Processed and committed, then answered HTTP 502 / 504 with a gateway's HTML page: a
+    # proxy in front of Marketo that forwarded the request and lost (or waited out) the answer.
+    http502_after: float = 0.0
+    http504_after: float = 0.0
     slow_seconds: float = 2.0
     operations: frozenset[str] = frozenset()  # only these operations (empty: all)
 
@@ -68,6 +82,29 @@ class FaultPlan:
 
 
 @dataclass(frozen=True)
+class RestConfig:
+    """The REST twin's own settings (marketo-rest-reference.md §2, §4.1)."""
+
+    token_lifetime: float = 3600.0  # seconds a new access token lives
+    daily_quota: int | None = 50_000  # REST calls a day (reset 12:00 AM US Central): 607
+    clone_limit_per_day: int | None = 20  # schedule calls with cloneToProgramName: 1020
+    # The access_token query parameter was withdrawn in 2026 (reference §2.4): ignored
+    # unless this is true, so a call carrying only that is a call without a token (603).
+    access_token_query: bool = False
+    # Reference §10 q1: nobody says whether describe keeps its `soap` names after SOAP's
+    # retirement. Off, describe.json answers without them (a client's fallback can be tested).
+    describe_soap_names: bool = True
+
+    def __post_init__(self) -> None:
+        if self.token_lifetime < 0:
+            raise ConfigError("the REST token lifetime must not be negative")
+        for name in ("daily_quota", "clone_limit_per_day"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 0):
+                raise ConfigError(f"rest {name} must be a non-negative integer or None (off)")
+
+
+@dataclass(frozen=True)
 class SandboxConfig:
     strict: bool = True  # validate every request against the WSDL (else behave like prod)
     # Marketo states no tolerance for requestTimestamp (reference §2.4): an assumption.
@@ -79,6 +116,7 @@ class SandboxConfig:
     clone_limit_per_day: int | None = 10  # scheduleCampaign calls with cloneToProgramName
     workspaces_enabled: bool = False  # most subscriptions have no workspaces
     faults: FaultPlan = field(default_factory=FaultPlan)
+    rest: RestConfig = field(default_factory=RestConfig)
 
     def __post_init__(self) -> None:
         for name in ("rate_limit_calls", "max_in_flight", "daily_quota", "clone_limit_per_day"):
@@ -92,10 +130,14 @@ class SandboxConfig:
 
     def override(self, **changes: Any) -> SandboxConfig:
         """A copy with some fields changed. Fault settings may be given flat (`seed=7`,
-        `http500=0.1`, `slow_seconds=1`, `fault_operations={...}`) or as `faults=FaultPlan`.
+        `http500=0.1`, `slow_seconds=1`, `fault_operations={...}`) or as `faults=FaultPlan`;
+        REST settings flat with a `rest_` prefix (`rest_token_lifetime=5`) or as `rest=`.
         """
         plan_names = {f.name for f in fields(FaultPlan)}
         flat = {k: changes.pop(k) for k in list(changes) if k in plan_names}
+        rest_flat = {k.removeprefix("rest_"): changes.pop(k) for k in list(changes)
+                     if k.startswith("rest_") and k.removeprefix("rest_") in
+                     {f.name for f in fields(RestConfig)}}
         if "fault_operations" in changes:
             flat["operations"] = frozenset(changes.pop("fault_operations"))
         unknown = set(changes) - {f.name for f in fields(SandboxConfig)}
@@ -104,18 +146,22 @@ class SandboxConfig:
         plan = changes.pop("faults", self.faults)
         if flat:
             plan = replace(plan, **flat)
-        return replace(self, faults=plan, **changes)
+        rest = changes.pop("rest", self.rest)
+        if rest_flat:
+            rest = replace(rest, **rest_flat)
+        return replace(self, faults=plan, rest=rest, **changes)
 
     def without_limits(self) -> SandboxConfig:
-        """Rate, concurrency, quota and clone limits off (benchmarks)."""
+        """Rate, concurrency, quota and clone limits off (benchmarks), SOAP's and REST's."""
         return replace(self, rate_limit_calls=None, max_in_flight=None, daily_quota=None,
-                       clone_limit_per_day=None)
+                       clone_limit_per_day=None,
+                       rest=replace(self.rest, daily_quota=None, clone_limit_per_day=None))
 
 
 def from_mapping(data: Any) -> SandboxConfig:
     """The fixture's `config:` section (camelCase keys) on top of the defaults."""
     m = _mapping(data, "config", {"strict", "timestampWindowSeconds", "rateLimit",
-                                  "workspacesEnabled", "faults", *_YAML_LIMITS})
+                                  "workspacesEnabled", "faults", "rest", *_YAML_LIMITS})
     changes: dict[str, Any] = {}
     for key in ("strict", "workspacesEnabled"):
         if key in m:
@@ -139,7 +185,25 @@ def from_mapping(data: Any) -> SandboxConfig:
                                                        "config.rateLimit.windowSeconds")
     if "faults" in m:
         changes["faults"] = _faults(m["faults"])
+    if "rest" in m:
+        changes["rest"] = _rest(m["rest"])
     return SandboxConfig().override(**changes)
+
+
+def _rest(data: Any) -> RestConfig:
+    m = _mapping(data, "config.rest", set(_YAML_REST))
+    values: dict[str, Any] = {}
+    for key, name in _YAML_REST.items():
+        if key not in m:
+            continue
+        where = f"config.rest.{key}"
+        if key == "tokenLifetimeSeconds":
+            values[name] = _number(m[key], where)
+        elif key in ("accessTokenQuery", "describeSoapNames"):
+            values[name] = _bool(m[key], where)
+        else:
+            values[name] = _limit(m[key], where)
+    return RestConfig(**values)
 
 
 def _faults(data: Any) -> FaultPlan:

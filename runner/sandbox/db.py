@@ -1,7 +1,8 @@
 """The sandbox's SQLite schema, and the upgrade of a database written by an older sandbox.
 
-`PRAGMA user_version` holds the schema version. A version-1 database (the first sandbox)
-is upgraded in place on open, so a user's `.mktows/sandbox.db` keeps its leads.
+`PRAGMA user_version` holds the schema version. An older database (version 1: the first
+sandbox; 2: before the REST twin) is upgraded in place on open, so a user's
+`.mktows/sandbox.db` keeps its leads.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _LEADS = """
 CREATE TABLE IF NOT EXISTS leads (
@@ -56,7 +57,8 @@ CREATE TABLE IF NOT EXISTS requests (
     user_id TEXT,
     injected TEXT,
     applied INTEGER NOT NULL DEFAULT 0,
-    counted INTEGER NOT NULL DEFAULT 0
+    counted INTEGER NOT NULL DEFAULT 0,
+    api TEXT NOT NULL DEFAULT 'soap'  -- 'soap' or 'rest': each API has its own daily quota
 );
 CREATE INDEX IF NOT EXISTS requests_time ON requests (time);
 CREATE TABLE IF NOT EXISTS programs (
@@ -100,6 +102,10 @@ ALTER TABLE requests ADD COLUMN applied INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE requests ADD COLUMN counted INTEGER NOT NULL DEFAULT 0;
 UPDATE requests SET applied = (fault_code IS NULL), counted = 1;
 """
+# Version 2 -> 3: the REST twin logs its requests in the same table.
+_FROM_V2 = """
+ALTER TABLE requests ADD COLUMN api TEXT NOT NULL DEFAULT 'soap';
+"""
 
 
 class SchemaError(Exception):
@@ -124,6 +130,9 @@ def connect(db_path: Path) -> sqlite3.Connection:
                               f" ({SCHEMA_VERSION})")
         if has_tables and version <= 1:
             for statement in _statements(_FROM_V1):
+                db.execute(statement)
+        if has_tables and version <= 2:
+            for statement in _statements(_FROM_V2):
                 db.execute(statement)
         for statement in _statements(_SCHEMA):
             db.execute(statement)

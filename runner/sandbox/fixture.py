@@ -1,5 +1,6 @@
-"""The sandbox fixture: API users, settings, workspaces and partitions, the lead field
-catalogue, seed leads, programs and campaigns.
+"""The sandbox fixture: API users (SOAP) and clients (REST), settings, workspaces and
+partitions, the lead field catalogue with both APIs' names, seed leads, programs and
+campaigns.
 
 Read and checked once at start-up (`fixture_reader.py`; a bad fixture is a `UsageError`
 naming the file and the place), then handed around as frozen records, so no request ever
@@ -47,9 +48,31 @@ class User:
 
 
 @dataclass(frozen=True)
+class RestClient:
+    """A REST custom service: the Identity's client credentials and its API-only user."""
+
+    client_id: str
+    client_secret: str
+    api_user: str  # the email of the API-only user; Identity's `scope`
+    permissions: frozenset[str]  # role permissions, e.g. "Read-Write Lead"
+
+
+@dataclass(frozen=True)
 class Field:
+    """A lead field. `name` is its key in the store and its SOAP name (for a REST-only
+    field, `soap` is false and `name` is its REST name)."""
+
     name: str
     type: str
+    rest: str = ""  # the REST name ("" until the reader fills it in)
+    soap: bool = True  # has a SOAP name (else REST only)
+    label: str = ""  # describe's displayName
+    length: int | None = None
+    rest_read_only: bool = False
+
+    @property
+    def rest_name(self) -> str:
+        return self.rest or self.name
 
 
 @dataclass(frozen=True)
@@ -94,6 +117,7 @@ class Program:
     workspace: str
     tokens: Mapping[str, str]
     campaigns: tuple[Campaign, ...]
+    id: int = 0  # REST's programId (fixture order from 1; clones after them)
 
 
 @dataclass(frozen=True)
@@ -119,10 +143,16 @@ class Fixture:
     key_fields: Mapping[str, str] = field(default_factory=dict)
     leads: tuple[SeedLead, ...] = ()
     config: SandboxConfig = field(default_factory=SandboxConfig)
+    rest_clients: tuple[RestClient, ...] = ()
 
     @cached_property
     def _fields(self) -> dict[str, Field]:
-        return {f.name: f for f in self.fields}
+        return {f.name: f for f in self.fields if f.soap}
+
+    @cached_property
+    def rest_only(self) -> frozenset[str]:
+        """Store keys of the fields SOAP cannot see."""
+        return frozenset(f.name for f in self.fields if not f.soap)
 
     @cached_property
     def _campaigns(self) -> dict[int, Campaign]:
@@ -148,6 +178,7 @@ class Fixture:
         return self._users.get(user_id)
 
     def field(self, name: str) -> Field | None:
+        """A field by its SOAP name (REST-only fields are not found)."""
         return self._fields.get(name)
 
     def workspace(self, name: str) -> Workspace | None:

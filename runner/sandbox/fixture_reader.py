@@ -23,14 +23,21 @@ from runner.sandbox.fixture import (
     Field,
     Fixture,
     Program,
+    RestClient,
     SeedLead,
     User,
     Workspace,
 )
+from runner.sandbox.rest.standard_fields import BY_SOAP, REST_READ_ONLY, STANDARD
 
 _TOKEN = re.compile(r"\{\{my\.[^{}]+\}\}")
 _TOP_REQUIRED = {"users", "fields", "programs"}
-_TOP_OPTIONAL = {"config", "workspaces", "assignmentRules", "leadKeys", "leads"}
+_TOP_OPTIONAL = {"config", "workspaces", "assignmentRules", "leadKeys", "leads", "restClients"}
+# Columns of the lead row that REST shows as fields (rest/fields.py): not fixture fields.
+_SYSTEM_REST_NAMES = {"id", "createdAt", "updatedAt", "cookies", "leadPartitionId"}
+# A role's permissions (Admin > Users & Roles) that the REST twin checks (rest/routes.py).
+PERMISSIONS = ("Read-Only Lead", "Read-Write Lead", "Execute Campaign", "Read-Only Campaigns",
+               "Read-Write Campaigns", "Read-Only Assets", "Read-Write Assets")
 
 
 class Reader:
@@ -57,8 +64,12 @@ class Reader:
         )
         names = {f.name for f in fields}
         programs = tuple(
-            self.program(p, f"programs[{i}]", workspaces)
+            self.program(p, f"programs[{i}]", workspaces, i + 1)
             for i, p in enumerate(self.items(top, "programs", allow_empty=True))
+        )
+        clients = tuple(
+            self.rest_client(c, f"restClients[{i}]")
+            for i, c in enumerate(self.items(top, "restClients", allow_empty=True, default=[]))
         )
         rules = tuple(
             self.rule(r, f"assignmentRules[{i}]", names, partitions)
@@ -71,15 +82,12 @@ class Reader:
         self.unique([u.user_id for u in users], "users", "userId")
         self.unique([w.name.casefold() for w in workspaces], "workspaces", "workspace")
         self.unique([f.name for f in fields], "fields", "field name")
+        self.unique([f.rest_name for f in fields], "fields", "REST name")
+        self.unique([c.client_id for c in clients], "restClients", "clientId")
         self.unique([p.name for p in programs], "programs", "program name")
         self.unique([c.id for p in programs for c in p.campaigns], "programs", "campaign id")
         return Fixture(self.source, users, workspaces, fields, programs, rules,
-                       self.key_fields(top.get("leadKeys", {}), names), leads, config)
-
-    def user(self, data: Any, where: str) -> User:
-        m = self.mapping(data, where, {"userId", "encryptionKey"})
-        return User(self.string(m["userId"], f"{where}.userId"),
-                    self.string(m["encryptionKey"], f"{where}.encryptionKey"))
+                       self.key_fields(top.get("leadKeys", {}), names), leads, config, clients)
 
     def workspace(self, data: Any, where: str) -> Workspace:
         if isinstance(data, str):  # the v1 form: a name, with a partition of the same name
@@ -93,13 +101,47 @@ class Reader:
                                                    default=[]))]
         return Workspace(name, primary, tuple(dict.fromkeys([primary, *others])))
 
+    def user(self, data: Any, where: str) -> User:
+        m = self.mapping(data, where, {"userId", "encryptionKey"})
+        return User(self.string(m["userId"], f"{where}.userId"),
+                    self.string(m["encryptionKey"], f"{where}.encryptionKey"))
+
+    def rest_client(self, data: Any, where: str) -> RestClient:
+        m = self.mapping(data, where, {"clientId", "clientSecret", "apiUser"}, {"permissions"})
+        granted = m.get("permissions", list(PERMISSIONS))
+        if not isinstance(granted, list) or any(p not in PERMISSIONS for p in granted):
+            self.fail(f"{where}.permissions", "must be a list of " + ", ".join(PERMISSIONS))
+        return RestClient(self.string(m["clientId"], f"{where}.clientId"),
+                          self.string(m["clientSecret"], f"{where}.clientSecret"),
+                          self.string(m["apiUser"], f"{where}.apiUser"), frozenset(granted))
+
     def field(self, data: Any, where: str) -> Field:
-        m = self.mapping(data, where, {"name"}, {"type"})
+        """`name` is the SOAP name, `rest` the REST name; a field with `rest` only is REST
+        only. Without `rest`, a standard field takes Marketo's REST name and a custom one
+        keeps its name (rest/standard_fields.py)."""
+        m = self.mapping(data, where, set(), {"name", "rest", "type", "displayName", "length",
+                                              "readOnly"})
+        if "name" not in m and "rest" not in m:
+            self.fail(where, "a field needs a name (SOAP), a rest name, or both")
         kind = self.string(m.get("type", "string"), f"{where}.type")
         if kind not in FIELD_TYPES:
             self.fail(f"{where}.type", f"unknown field type {kind!r}; one of "
                       + ", ".join(sorted(FIELD_TYPES)))
-        return Field(self.string(m["name"], f"{where}.name"), kind)
+        soap = self.string(m["name"], f"{where}.name") if "name" in m else None
+        rest = (self.string(m["rest"], f"{where}.rest") if "rest" in m
+                else BY_SOAP.get(soap or "", soap or ""))
+        if rest in _SYSTEM_REST_NAMES:
+            self.fail(f"{where}.rest", f"{rest!r} is a lead column the sandbox always serves")
+        length = m.get("length", 255 if kind in ("string", "email", "phone", "url") else None)
+        if length is not None and (not isinstance(length, int) or isinstance(length, bool)
+                                   or length <= 0):
+            self.fail(f"{where}.length", "must be a positive integer")
+        read_only = m.get("readOnly", rest in REST_READ_ONLY)
+        if not isinstance(read_only, bool):
+            self.fail(f"{where}.readOnly", "must be true or false")
+        label = m.get("displayName", STANDARD.get(rest, (None, soap or rest))[1])
+        return Field(soap or rest, kind, rest, soap is not None,
+                     self.string(label, f"{where}.displayName"), length, read_only)
 
     def rule(self, data: Any, where: str, fields: set[str], partitions: set[str]
              ) -> AssignmentRule:
@@ -139,7 +181,8 @@ class Reader:
         merged = {**DEFAULT_KEY_FIELDS, **data}
         return {k: v for k, v in merged.items() if v in fields}
 
-    def program(self, data: Any, where: str, workspaces: tuple[Workspace, ...]) -> Program:
+    def program(self, data: Any, where: str, workspaces: tuple[Workspace, ...],
+                program_id: int) -> Program:
         m = self.mapping(data, where, {"name", "campaigns"}, {"workspace", "tokens"})
         name = self.string(m["name"], f"{where}.name")
         workspace = self.string(m.get("workspace", workspaces[0].name), f"{where}.workspace")
@@ -151,7 +194,7 @@ class Reader:
             for i, c in enumerate(self.items(m, "campaigns", where, allow_empty=True))
         )
         self.unique([c.name for c in campaigns], f"{where}.campaigns", "campaign name")
-        return Program(name, workspace, tokens, campaigns)
+        return Program(name, workspace, tokens, campaigns, program_id)
 
     def campaign(self, data: Any, where: str, program: str) -> Campaign:
         m = self.mapping(data, where, {"id", "name", "type"}, {"description", "sources", "active"})

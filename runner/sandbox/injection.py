@@ -19,6 +19,10 @@ from runner.sandbox.config import FAULT_KINDS, FaultPlan
 # The Body's params<Op> element, found without parsing (only needed to filter operations).
 _OPERATION = re.compile(rb"<(?:[\w.-]+:)?params(\w)(\w*)[\s/>]")
 INJECTED_FAULT_CODES = {"fault20016": 20016, "fault20023": 20023, "fault20024": 20024}
+# Kinds answered by "a gateway" after the service has acted: the status it answers with.
+ACTED_THEN_GATEWAY = {"http502_after": 502, "http504_after": 504}
+GATEWAY_PAGES = {502: b"<html><body><h1>502 Bad Gateway</h1></body></html>\n",
+                 504: b"<html><body><h1>504 Gateway Time-out</h1></body></html>\n"}
 
 
 def draw(seed: int, n: int) -> float:

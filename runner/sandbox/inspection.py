@@ -16,7 +16,7 @@ _COLUMNS = {
     "leads": ("id", "email", "partition", "foreign", "cookie", "attributes", "updated_at"),
     "runs": ("id", "kind", "campaign_id", "program_name", "campaign_name", "lead_ids",
              "tokens", "run_at", "clone_to_program_name", "ignored_keys", "requested_at"),
-    "requests": ("id", "n", "time", "operation", "user_id", "fault_code", "injected",
+    "requests": ("id", "n", "time", "api", "operation", "user_id", "fault_code", "injected",
                  "applied", "counted", "detail"),
     "programs": ("name", "cloned_from", "workspace", "campaigns", "created_at"),
 }

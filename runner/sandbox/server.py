@@ -7,7 +7,12 @@ here; `POST /soap/mktows/<version>` (text/xml) goes to the `Service`. Everything
 Fault injection happens here, where HTTP can misbehave: each SOAP POST takes the next
 request number N and the `Injector` decides its fault (injection.py). HTTP 500/503 carry
 no SOAP body; a drop closes the connection without a byte of reply, before the service
-sees the request or after it has committed. Both are logged in the store.
+sees the request or after it has committed; http502_after / http504_after answer a gateway's
+error page after the service has committed. All are logged in the store.
+
+Paths under /identity, /rest and /bulk go to the REST twin (rest/service.py), any method,
+after the URI (414) and body (413) size checks Marketo's front end makes; the twin draws
+its faults from the same injector, so N counts SOAP and REST requests together.
 """
 
 from __future__ import annotations
@@ -20,7 +25,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
-from runner.sandbox.injection import Injector
+from runner.sandbox import rest
+from runner.sandbox.injection import ACTED_THEN_GATEWAY, GATEWAY_PAGES, Injector
+from runner.sandbox.rest.request import RestRequest
+from runner.sandbox.rest.service import RestService
 from runner.sandbox.service import Service
 
 _ENDPOINT = re.compile(r"/soap/mktows/(\d+_\d+)/?")
@@ -37,11 +45,13 @@ class SandboxServer(ThreadingHTTPServer):
     # for a SYN retransmit (1 s), which would hide the concurrency limit and slow benchmarks.
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], service: Service, wsdl: str) -> None:
+    def __init__(self, address: tuple[str, int], service: Service, wsdl: str,
+                 rest_service: RestService | None = None) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
         self.service = service
+        self.rest = rest_service
         self.injector = Injector(service.config.faults)
         self._wsdl = wsdl
         self._open: set[socket.socket] = set()
@@ -108,6 +118,9 @@ class _Handler(BaseHTTPRequestHandler):
         """No access log: the store's requests table is the sandbox's record."""
 
     def do_GET(self) -> None:
+        if self._is_rest():
+            self._rest()
+            return
         url = urlsplit(self.path)
         match = _ENDPOINT.fullmatch(url.path)
         if match and any(p.partition("=")[0].lower() == "wsdl" for p in url.query.split("&")):
@@ -116,6 +129,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b"Not found. The WSDL is at /soap/mktows/3_1?WSDL\n", _TEXT)
 
     def do_POST(self) -> None:
+        if self._is_rest():
+            self._rest()
+            return
         body = self._read_body()
         if body is None:
             return
@@ -142,15 +158,42 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "drop_after":
             self.close_connection = True  # the server acted; the client never hears
             return
+        if kind in ACTED_THEN_GATEWAY:  # the server acted; a gateway answers an error page
+            status = ACTED_THEN_GATEWAY[kind]
+            self._send(status, GATEWAY_PAGES[status], "text/html", close=True)
+            return
         self._send(reply.status, reply.body, reply.content_type)
 
+    def _is_rest(self) -> bool:
+        return self.server.rest is not None and self.path.startswith(rest.PREFIXES)
+
+    def _rest(self) -> None:
+        if len(self.path) > rest.MAX_URI:
+            self._send(414, b"<html><head><title>414 Request-URI Too Large</title></head></html>",
+                       "text/html", close=True)
+            return
+        body = self._read_body(rest.MAX_BULK_BODY if self.path.startswith("/bulk/")
+                               else rest.MAX_BODY)
+        if body is None or self.server.rest is None:
+            return
+        reply = self.server.rest.handle(RestRequest(self.command, self.path, self.headers, body),
+                                        self.server.injector)
+        if reply.drop:
+            self.close_connection = True  # no reply at all: the client sees EOF
+            return
+        # Marketo closes every REST connection (captured `Connection: close`, reference §1.5).
+        self._send(reply.status, reply.body, reply.content_type, reply.headers, close=True)
+
     def _not_allowed(self) -> None:
+        if self._is_rest():
+            self._rest()
+            return
         if self._read_body() is not None:
             self._send(405, b"Method not allowed\n", _TEXT, {"Allow": "GET, POST"})
 
     do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _not_allowed
 
-    def _read_body(self) -> bytes | None:
+    def _read_body(self, limit: int = MAX_BODY) -> bytes | None:
         """The request body, or None after answering a request whose body cannot be read."""
         length = self.headers.get("Content-Length")
         if length is None:
@@ -161,7 +204,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not length.strip().isdigit():
             self._send(400, b"Bad Content-Length\n", _TEXT, close=True)
             return None
-        if int(length) > MAX_BODY:
+        if int(length) > limit:
             self._send(413, b"Request body too large\n", _TEXT, close=True)
             return None
         return self.rfile.read(int(length))

@@ -1,5 +1,5 @@
 """The sandbox's persistent state in SQLite: leads, campaign runs, cloned programs, and every
-SOAP request.
+SOAP and REST request.
 
 One connection shared by the server's threads behind a re-entrant lock: sqlite3 objects
 must not be used by two threads at once, and SQLite has one writer at a time anyway. Each
@@ -70,6 +70,7 @@ class RequestLog:
     injected: str | None = None  # the injected fault kind, if any
     applied: bool = False  # processed and answered with success (its writes committed)
     counted: bool = False  # counted toward the rate window and the daily quota
+    api: str = "soap"  # "soap" or "rest"
 
 
 class Store(StoreViews):
@@ -142,6 +143,9 @@ class Store(StoreViews):
         return self._leads("WHERE json_extract(attributes, ?) = ? COLLATE NOCASE ORDER BY id",
                            path, value)
 
+    def by_partition(self, partition: str) -> list[Lead]:
+        return self._leads("WHERE partition = ? ORDER BY id", partition)
+
     def _leads(self, where: str, *args: Any) -> list[Lead]:
         return [lead_from_row(r) for r in self.rows(f"SELECT * FROM leads {where}", *args)]
 
@@ -203,15 +207,34 @@ class Store(StoreViews):
                              " AND clone_to_program_name IS NOT NULL AND requested_at >= ?",
                              iso)[0][0])
 
+    def schedule_runs(self, campaign_id: int) -> int:
+        return int(self.rows("SELECT count(*) FROM campaign_runs WHERE kind = 'schedule'"
+                             " AND campaign_id = ?", campaign_id)[0][0])
+
+    def program_created(self, name: str) -> str | None:
+        """When a program came to be, as `…Z`: a clone's creation, else the database's seeding
+        (the fixture's programs exist from the start)."""
+        rows = (self.rows("SELECT created_at FROM programs WHERE name = ?", name)
+                or self.rows("SELECT value FROM meta WHERE key = 'seeded'"))
+        if not rows:
+            return None
+        return datetime.fromisoformat(rows[0][0]).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
     def record_request(self, log: RequestLog) -> None:
         self.write("INSERT INTO requests (time, operation, fault_code, detail, n, user_id,"
-                   " injected, applied, counted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   " injected, applied, counted, api) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    self.now_iso(), log.operation, log.fault_code, log.detail, log.n,
-                   log.user_id, log.injected, int(log.applied), int(log.counted))
+                   log.user_id, log.injected, int(log.applied), int(log.counted), log.api)
 
-    def counted_since(self, iso: str) -> int:
-        return int(self.rows("SELECT count(*) FROM requests WHERE counted AND time >= ?",
-                             iso)[0][0])
+    def counted_since(self, iso: str, api: str = "soap") -> int:
+        """Calls of one API counted toward its daily quota since `iso`."""
+        return int(self.rows("SELECT count(*) FROM requests WHERE counted AND api = ?"
+                             " AND time >= ?", api, iso)[0][0])
+
+    def counted_by_user(self, iso: str, api: str) -> dict[str, int]:
+        return {r[0]: int(r[1]) for r in self.rows(
+            "SELECT coalesce(user_id, ''), count(*) FROM requests WHERE counted AND api = ?"
+            " AND time >= ? GROUP BY user_id ORDER BY user_id", api, iso)}
 
     def reset(self) -> None:
         """Forget every lead, run, clone and request; ids start again from 1. The fixture's
