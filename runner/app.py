@@ -17,11 +17,11 @@ from typing import Any, Protocol
 from runner import journal, playbook, variables
 from runner.errors import PlaybookError
 from runner.executor import ExecOptions, Executor, Observer
-from runner.model import DataFile, HttpReply, Location, Problem, RunResult
+from runner.model import DataFile, HttpReply, Literal, Location, Problem, RunResult
 from runner.playbook import Playbook
-from runner.playbook.source import json_path
-from runner.secrets import Redactor, Secret
-from runner.soap import xsd
+from runner.playbook.source import describe_char, json_path
+from runner.secrets import Redactor, Secret, credential_problem
+from runner.soap import envelope, xsd
 from runner.variables import Scope
 from runner.walk import Call, Selection, Walker, data_files
 
@@ -134,7 +134,7 @@ def _coerce(name: str, raw: str, declared: Any) -> Any:
                 return kind(raw)
             except ValueError:
                 raise ValueError(f"--var {name}={raw}: {name} is {noun}") from None
-    return raw
+    return Literal(raw)  # a command-line value is taken as typed: no ${...} inside it
 
 
 class _Problems:
@@ -207,6 +207,19 @@ def _target(options: RunOptions, pb: Playbook, scope: Scope, report: _Problems) 
         report(("target", *sub), message, hint)
     if errors or not all(k in resolved for k in ("endpoint", "userId", "encryptionKey")):
         return None
+    # A key this short is guessable and could not be masked reliably: refuse it, naming
+    # where it came from, never its value.
+    short = credential_problem("the encryption key", str(resolved["encryptionKey"]),
+                               pb.target.get("encryptionKey"))
+    if short:
+        report(("target", "encryptionKey"), short,
+               "set it to the encryption key shown in Marketo's Admin > Web Services")
+        return None
+    for name in ("userId", "partnerId"):  # header values: checked like the body's
+        char = envelope.unsendable(str(resolved.get(name) or ""))
+        if char is not None:
+            report(("target", name), f"{describe_char(char)} cannot be sent in XML", None)
+            return None
     return Target(str(resolved["endpoint"]), str(resolved["userId"]),
                   Secret(str(resolved["encryptionKey"])), resolved.get("partnerId"))
 
@@ -284,8 +297,10 @@ def prepare(options: RunOptions, on_call: OnCall | None = None,
     redactor = Redactor(scope.secret_values)
     if target is not None:
         redactor.add(target.encryption_key)
-    if report.items:
-        raise PlaybookError(sorted(report.items, key=lambda p: p.location))
+        redactor.add_url(target.endpoint)
+    if report.items:  # a message may quote a resolved secret: masked here, for every output
+        raise PlaybookError(sorted((redactor.problem(p) for p in report.items),
+                                   key=lambda p: p.location))
     return Plan(pb, schema, target, all_vars, options.env, options.secrets, redactor,
                 walker.counts, steps, total)
 

@@ -18,6 +18,18 @@ from runner.errors import ExitCode, PlaybookError, RunnerError, UsageError
 
 # The run's redactor, once known: even an internal error's traceback goes through it.
 _ACTIVE_REDACTOR: list[Any] = []
+
+
+def _redacted(text: str) -> str:
+    """An error message as it may be shown: the run's secrets (once known), any URL's
+    user:password@ and anything shaped like a signature masked."""
+    from runner.secrets import Redactor
+
+    for redact in [*_ACTIVE_REDACTOR, Redactor()]:
+        text = redact(text)
+    return text
+
+
 DEFAULT_SANDBOX_DB = Path(".mktows") / "sandbox.db"
 
 
@@ -110,15 +122,19 @@ def _ids(values: tuple[str, ...]) -> frozenset[str]:
     return frozenset(v.strip() for value in values for v in value.split(",") if v.strip())
 
 
-def _duration(text: str | None) -> float | None:
+def _duration(text: str | None, option: str = "--deadline") -> float | None:
     if text is None:
         return None
     units = {"s": 1, "m": 60, "h": 3600}
     number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "s")
     try:
-        return float(number) * units[unit]
+        seconds = float(number) * units[unit]
     except ValueError:
-        raise UsageError(f"--deadline {text!r}: write e.g. 90s, 30m or 2h") from None
+        raise UsageError(f"{option} {text!r}: write e.g. 90s, 30m or 2h") from None
+    # nan, inf or 0 would switch the bound off or stop everything at once, silently.
+    if not 0 < seconds <= 366 * 86_400:
+        raise UsageError(f"{option} {text!r}: must be more than 0 and at most a year")
+    return seconds
 
 
 @cli.command()
@@ -144,7 +160,13 @@ def _duration(text: str | None) -> float | None:
               help="Retries of a call after a transient fault (20016, 20023, 20024, 5xx, ...).")
 @click.option("--retry-backoff", type=click.FloatRange(0, 600), default=1.0, show_default=True,
               metavar="SECONDS", help="First backoff delay; doubles each retry, with jitter.")
-@click.option("--deadline", metavar="DURATION", help="No retry starts after this (e.g. 30m).")
+@click.option("--deadline", metavar="DURATION",
+              help="Bound the whole run (e.g. 30m): no call or retry starts after it; the run "
+                   "ends interrupted, exit 1 (calls in flight may take --timeout more).")
+@click.option("--timeout", "call_timeout", metavar="DURATION", default="300s", show_default=True,
+              help="A call's whole reply must arrive within this.")
+@click.option("--read-timeout", metavar="DURATION", default="60s", show_default=True,
+              help="Longest wait between two bytes of a reply.")
 @click.option("--on-ambiguous", type=click.Choice(["stop", "continue"]), default="stop",
               show_default=True, help="What to do after a call whose outcome is unknown.")
 @click.option("--only", multiple=True, metavar="ID[,ID]", help="Run only these steps (or groups).")
@@ -161,7 +183,8 @@ def _duration(text: str | None) -> float | None:
 def run(playbook: Path, sandbox: bool, sandbox_db: Path, var: tuple[str, ...],
         vars_file: tuple[Path, ...], secrets_file: Path | None, wsdl: str | None, report: Path,
         junit: Path | None, markdown: Path | None, concurrency: int, rate: str, retries: int,
-        retry_backoff: float, deadline: str | None, on_ambiguous: str, only: tuple[str, ...],
+        retry_backoff: float, deadline: str | None, call_timeout: str, read_timeout: str,
+        on_ambiguous: str, only: tuple[str, ...],
         skip: tuple[str, ...], tags: tuple[str, ...], limit_items: int | None,
         allow_insecure_http: bool, allow_over_quota: bool, quiet: bool, verbose: bool) -> int:
     """Validate PLAYBOOK completely, then send its steps in order."""
@@ -185,7 +208,9 @@ def run(playbook: Path, sandbox: bool, sandbox_db: Path, var: tuple[str, ...],
         playbook=playbook, wsdl=wsdl or _default_wsdl(), cli_vars=_parse_vars(var),
         vars_files=vars_file, secrets_file=secrets_file, sandbox=sandbox, sandbox_db=sandbox_db,
         report=report, junit=junit, markdown=markdown, execution=execution,
-        allow_insecure_http=allow_insecure_http)
+        allow_insecure_http=allow_insecure_http,
+        read_timeout_s=_duration(read_timeout, "--read-timeout") or 60.0,
+        call_timeout_s=_duration(call_timeout, "--timeout") or 300.0)
     plan = app.prepare(session.options_for(req), selection=selection)
     _ACTIVE_REDACTOR.append(plan.redactor)
     _check_quota(plan.total_calls, allow_over_quota)
@@ -200,10 +225,16 @@ def run(playbook: Path, sandbox: bool, sandbox_db: Path, var: tuple[str, ...],
 @click.option("--on-ambiguous", type=click.Choice(["stop", "continue"]),
               help="Override the run's choice: stop at, or go past, a call whose outcome is "
                    "unknown.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write results.json here instead of where the run first wrote it.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write JUnit XML here instead of the run's own path.")
+@click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the Markdown summary here instead of the run's own path.")
 @click.option("-q", "--quiet", is_flag=True)
 @click.option("-v", "--verbose", is_flag=True)
-def resume(run_ref: str, accept_ambiguous: bool, on_ambiguous: str | None, quiet: bool,
-           verbose: bool) -> int:
+def resume(run_ref: str, accept_ambiguous: bool, on_ambiguous: str | None, report: Path | None,
+           junit: Path | None, markdown: Path | None, quiet: bool, verbose: bool) -> int:
     """Continue run RUN (an id under .mktows/runs/ or a directory) from its journal.
 
     Calls that finished are not sent again; the run is refused if the playbook, variables,
@@ -213,7 +244,8 @@ def resume(run_ref: str, accept_ambiguous: bool, on_ambiguous: str | None, quiet
     from runner.console import Console
 
     go_on = None if on_ambiguous is None else on_ambiguous == "continue"
-    return session.resume(run_ref, accept_ambiguous, Console(quiet=quiet, verbose=verbose), go_on)
+    return session.resume(run_ref, accept_ambiguous, Console(quiet=quiet, verbose=verbose), go_on,
+                          report=report, junit=junit, markdown=markdown)
 
 
 @cli.command()
@@ -308,13 +340,28 @@ def plan(playbook: Path, var: tuple[str, ...], vars_file: tuple[Path, ...],
     """List every call PLAYBOOK would make, without the network."""
     from runner import app, planview
     from runner.envelope_files import EnvelopeWriter
+    from runner.errors import StorageError
+    from runner.report import files
 
+    # Checked before the work (exit 2), not found out half-way through writing.
+    if envelopes is not None:
+        files.check_folder(envelopes, "--envelopes")
+    if markdown is not None:
+        files.check_file(markdown, "--markdown")
     writer = EnvelopeWriter(envelopes) if envelopes else None
-    prepared = app.prepare(_options(playbook, wsdl, var, False, vars_file, secrets_file),
-                           on_call=writer.write if writer else None)
+    try:
+        prepared = app.prepare(_options(playbook, wsdl, var, False, vars_file, secrets_file),
+                               on_call=writer.write if writer else None)
+    except OSError as exc:  # a full disk half-way through the envelopes
+        if envelopes is None or not str(exc.filename or "").startswith(str(envelopes)):
+            raise
+        raise StorageError(exc.filename, exc) from None
     click.echo(prepared.redactor(planview.text(prepared)))
     if markdown is not None:
-        markdown.write_text(prepared.redactor(planview.markdown(prepared)), encoding="utf-8")
+        try:
+            files.write_text(markdown, prepared.redactor(planview.markdown(prepared)))
+        except OSError as exc:
+            raise StorageError(markdown, exc) from None
     if writer is not None:
         click.echo(f"{writer.count} envelope(s) written to {envelopes}", err=True)
     return ExitCode.OK
@@ -356,10 +403,16 @@ _fixture_opt = click.option(
 @click.option("--seed", type=int, help="Seed of the fault injection (same seed, same faults).")
 @click.option("--fault", "faults", multiple=True, metavar="KIND=RATE",
               help="Inject faults: http500, http503, drop_before, drop_after, slow, fault20016, "
-                   "fault20023, fault20024 (e.g. --fault drop_after=0.05).")
+                   "fault20023, fault20024, http502_after, http504_after (processed, then a "
+                   "gateway's 502/504) (e.g. --fault drop_after=0.05).")
+@click.option("--token-lifetime", type=click.FloatRange(0), metavar="SECONDS",
+              help="REST access token lifetime (default 3600).")
+@click.option("--rest-quota", type=click.IntRange(0), metavar="N",
+              help="REST calls a day before 607 (default 50000).")
 def sandbox_serve(port: int, host: str, db: Path, fixture: Path | None, lenient: bool,
                   no_limits: bool, rate_limit: str | None, seed: int | None,
-                  faults: tuple[str, ...]) -> int:
+                  faults: tuple[str, ...], token_lifetime: float | None,
+                  rest_quota: int | None) -> int:
     """Serve the sandbox in the foreground (Ctrl-C stops it)."""
     from runner import sandbox as box
     from runner.ratelimit import Rate
@@ -374,6 +427,10 @@ def sandbox_serve(port: int, host: str, db: Path, fixture: Path | None, lenient:
             rate = Rate.parse(rate_limit)
             changes.update(rate_limit_calls=rate.calls or None,
                            rate_limit_window=rate.window_s or 20.0)
+        if token_lifetime is not None:
+            changes["rest_token_lifetime"] = token_lifetime
+        if rest_quota is not None:
+            changes["rest_daily_quota"] = rest_quota
         config = box.fixture_config(fixture).override(**changes)
         if no_limits:
             config = config.without_limits()
@@ -386,6 +443,7 @@ def sandbox_serve(port: int, host: str, db: Path, fixture: Path | None, lenient:
                    f"  encryption key: {info.encryption_key}\n  database:       {info.db_path}\n"
                    f"  mode:           {'lenient' if lenient else 'strict'}"
                    + (f", faults {', '.join(faults)}" if faults else ""))
+        click.echo("\n".join(box.rest_lines(info)))
 
     box.serve(db, fixture, host=host, port=port, on_ready=ready, config=config)
     return ExitCode.OK
@@ -442,7 +500,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(exc.format_message())  # `mktows-run` alone: the help, not an error
         code = ExitCode.OK
     except UsageError as exc:
-        click.secho(f"error: {exc}", err=True, fg="red")
+        click.secho(f"error: {_redacted(str(exc))}", err=True, fg="red")
         code = ExitCode.INVALID
     except click.UsageError as exc:  # format_message names the option (--concurrency: ...)
         click.secho(f"error: {exc.format_message()}", err=True, fg="red")
@@ -454,14 +512,11 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("interrupted", err=True)  # a second Ctrl-C: the journal has every outcome
         code = ExitCode.INTERRUPTED
     except RunnerError as exc:
-        click.secho(f"error: {exc}", err=True, fg="red")
+        click.secho(f"error: {_redacted(str(exc))}", err=True, fg="red")
         code = ExitCode.STEP_FAILED
     except Exception:
         click.secho("mktows-run hit an internal error; please report it with this output:",
                     err=True, fg="red")
-        text = traceback.format_exc(limit=-8)
-        for redact in _ACTIVE_REDACTOR:
-            text = redact(text)
-        click.echo(text, err=True)
+        click.echo(_redacted(traceback.format_exc(limit=-8)), err=True)
         code = ExitCode.INTERNAL
     sys.exit(code)

@@ -81,7 +81,8 @@ def markdown(plan: Plan) -> str:
         for i, c in enumerate(st.listed):
             if i == len(st.first) and st.hidden:
                 out.append(f"| `{st.id}` | … | {_hidden(st)} |")
-            out.append(f"| `{c.step}` | {c.label or '1'} | {_cell(c.summary)} |")
+            # Masked before _cell rewrites it: a secret holding | would no longer match.
+            out.append(f"| `{c.step}` | {c.label or '1'} | {_cell(plan.redactor(c.summary))} |")
     out += ["", "</details>", ""]
     return "\n".join(out)
 

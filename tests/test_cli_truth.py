@@ -240,3 +240,10 @@ def test_a_data_file_gone_after_validation_fails_its_step_with_the_reason_on_the
     failed = [line for line in (res.out + res.err).splitlines() if "FAILED" in line]
     assert failed and any("leads.csv" in line for line in failed), res.out + res.err
     assert _sent(sandbox) == 0
+
+
+def test_a_var_from_the_command_line_is_taken_as_typed(run_cli, tmp_path):
+    _write(tmp_path, ONE_SYNC, VARS)
+    res = run_cli("plan", "p.yml", "--var", "email=${env.HOME}")
+    assert res.code == 0, res.err
+    assert "Email=${env.HOME}" in res.out
