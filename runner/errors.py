@@ -61,3 +61,26 @@ class TransportError(RunnerError):
 
 class ResponseError(RunnerError):
     """The server answered, but the reply is not a well-formed mktows response."""
+
+
+class StorageError(RunnerError):
+    """A file the run must write (journal, report) could not be written: disk full, read-only,
+    permission, I/O error. An environment failure, not a bug (exit 1); the message names the
+    path and the reason."""
+
+    def __init__(self, path: object, exc: OSError | str) -> None:
+        self.path = str(path)
+        self.reason = exc if isinstance(exc, str) else (exc.strerror or type(exc).__name__)
+        super().__init__(f"cannot write {self.path}: {self.reason}")
+
+
+class RestError(RunnerError):
+    """Marketo's REST API answered with an error (`success: false`, an Identity refusal, a
+    4xx), or the runner refused a REST call before sending it (`code` None). `code` is
+    Marketo's numeric code (601, 606, 1004, ...) or None; the message never holds a secret."""
+
+    def __init__(self, code: int | None, message: str, http_status: int | None = None) -> None:
+        self.code = code
+        self.message = message
+        self.http_status = http_status
+        super().__init__(f"REST {code}: {message}" if code is not None else message)

@@ -1,4 +1,4 @@
-"""HTTP for SOAP calls: one requests.Session, timeouts, TLS verification, a bounded reply. The
+"""HTTP for SOAP (and REST) calls: one requests.Session, timeouts, TLS verification, a bounded reply. The
 only importer of requests (and of urllib3, requests' own transport, for its exception types and
 the raw body stream).
 
@@ -79,6 +79,29 @@ class HttpTransport:
                 body = _read_body(response, deadline, self.timeouts.total)
                 return HttpReply(response.status_code,
                                  response.headers.get("Content-Type", ""), body)
+        except RunnerError:
+            raise
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
+                http.client.HTTPException, OSError) as exc:
+            message, sent = _classify(exc, self.timeouts)
+            raise TransportError(message, sent=sent) from None
+
+    def request(self, method: str, url: str, *, headers: dict[str, str],
+                body: bytes | None = None, content_type: str | None = None) -> HttpReply:
+        """Any method with an optional body (REST's JSON or form), read exactly as `post`
+        reads: bounded, within Timeouts, no redirects, failures classified by `sent`. What
+        the reply means (Content-Type, envelope) is the caller's business (runner.rest)."""
+        headers = {**headers, "Accept-Encoding": "gzip, deflate"}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        deadline = time.monotonic() + self.timeouts.total
+        try:
+            with self.session.request(method, url, data=body, headers=headers,
+                                      timeout=(self.timeouts.connect, self.timeouts.read),
+                                      stream=True, allow_redirects=False) as response:
+                reply = _read_body(response, deadline, self.timeouts.total)
+                return HttpReply(response.status_code,
+                                 response.headers.get("Content-Type", ""), reply)
         except RunnerError:
             raise
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from runner.operations import shapes
-from runner.operations.spec import Operation, Output, Params, SoapEncoding
+from runner.errors import RestError
+from runner.operations import rest_shapes, shapes
+from runner.operations.spec import (
+    Finding,
+    Operation,
+    Output,
+    Params,
+    RestApi,
+    RestEncoding,
+    RestSettings,
+    SoapEncoding,
+)
 from runner.soap import elements as el
 
 
@@ -31,6 +42,36 @@ def _read(result: Element) -> dict[str, Any]:
     }
 
 
+# -- REST (marketo-rest-reference.md §3.2, §5.9: Get Leads by filter, every field) --------
+
+def _rest_send(params: Params, api: RestApi) -> dict[str, Any]:
+    key = params.get("leadKey") or {}
+    key_type = str(key.get("keyType"))
+    value = str(shapes.text(key.get("keyValue")))
+    if key_type == "IDNUM":
+        leads = rest_shapes.read_leads(api, "id", str(rest_shapes.lead_id(value, "IDNUM key")))
+    elif key_type in rest_shapes.KEY_FILTERS:
+        leads = rest_shapes.read_leads(api, rest_shapes.KEY_FILTERS[key_type], value)
+    else:
+        raise RestError(None, f"lead key type {key_type!r} cannot be looked up over REST")
+    if not leads:
+        # SOAP's fault 20103: no match is a failed call, never count 0 (REST: result []).
+        raise RestError(1004, f"No lead found with {key_type} = {value}")
+    records = [rest_shapes.soap_lead(lead, api) for lead in leads if isinstance(lead, dict)]
+    return {"count": len(records), "leadRecordList": records, "leadId": records[0]["Id"]}
+
+
+def _rest_unsupported(params: Params, settings: RestSettings) -> Iterator[Finding]:
+    yield from rest_shapes.key_findings(params.get("leadKey"), ("leadKey",))
+
+
+def _rest_notes(params: Params) -> list[str]:
+    return ["over REST a lead's datetimes come back in UTC (Z), not US Central"]
+
+
+REST = RestEncoding(send=_rest_send, calls=lambda params: 1, unsupported=_rest_unsupported,
+                    once=lambda params: frozenset({rest_shapes.DESCRIBE}), notes=_rest_notes)
+
 OPERATION = Operation(
     name="getLead",
     doc="read the leads matching a lead key",
@@ -42,4 +83,5 @@ OPERATION = Operation(
     summary=_summary,
     soap=SoapEncoding(encode=_encode, read=_read),
     writes=False,
+    rest=REST,
 )

@@ -7,9 +7,22 @@ from collections.abc import Iterator
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from runner.operations import shapes
-from runner.operations.spec import Batching, Finding, Operation, Output, Params, SoapEncoding
+from runner.errors import RestError
+from runner.operations import rest_shapes, shapes
+from runner.operations.spec import (
+    Batching,
+    Finding,
+    Operation,
+    Output,
+    Params,
+    RestApi,
+    RestEncoding,
+    RestSettings,
+    SoapEncoding,
+)
 from runner.soap import elements as el
+
+MAX_REST_LEADS = 100  # a trigger's leads (§3.4)
 
 
 def _rules(params: Params) -> Iterator[Finding]:
@@ -38,6 +51,80 @@ def _read(result: Element) -> dict[str, Any]:
     return {"success": el.boolean(el.child(result, "success"))}
 
 
+# -- REST (marketo-rest-reference.md §8: lookups, then one trigger) ---------------------------
+
+def _rest_send(params: Params, api: RestApi) -> dict[str, Any]:
+    if params.get("source", "MKTOWS") != "MKTOWS":
+        raise RestError(None, f"source {params.get('source')!r} has no REST equivalent")
+    keys = params.get("leadList") or []
+    with rest_shapes.before_write():  # however the lookups fail, nothing was requested
+        campaign = (rest_shapes.lead_id(params["campaignId"], "campaignId")
+                    if "campaignId" in params else
+                    api.campaign_id(str(params.get("programName")),
+                                    str(params.get("campaignName")), triggerable=True))
+        ids = _lead_ids(keys, api)
+    if not ids:
+        raise RestError(1004, f"none of the {len(keys)} lead key(s) matched a lead, so the "
+                              "campaign was not requested")
+    if len(ids) > MAX_REST_LEADS:
+        # One trigger per call, never two: a call that half ran could not be retried.
+        raise RestError(None, f"the {len(keys)} lead key(s) matched {len(ids)} leads; a REST "
+                              f"trigger takes at most {MAX_REST_LEADS}: split leadList")
+    data: dict[str, Any] = {"leads": [{"id": i} for i in ids]}
+    tokens = rest_shapes.tokens(params.get("programTokenList"))
+    if tokens:
+        data["tokens"] = tokens
+    api.post(f"/v1/campaigns/{campaign}/trigger.json", {"input": data},
+             schema="trigger-campaign")
+    return {"success": True}
+
+
+def _lead_ids(keys: list[Any], api: RestApi) -> list[int]:
+    """IDNUM keys as they are, the others looked up (one Get Leads per key type); each lead
+    once. A key that matches nothing is dropped, as over SOAP."""
+    ids: dict[int, None] = {}
+    by_type: dict[str, list[str]] = {}
+    for key in keys:
+        key_type = str(key.get("keyType")) if isinstance(key, dict) else ""
+        value = str(shapes.text(key.get("keyValue"))) if isinstance(key, dict) else ""
+        if key_type == "IDNUM":
+            ids[rest_shapes.lead_id(value, "IDNUM key")] = None
+        else:
+            by_type.setdefault(key_type, []).append(value)
+    for key_type, values in by_type.items():
+        ids.update((i, None) for i in api.lead_ids(key_type, values))
+    return list(ids)
+
+
+def _key_types(params: Params) -> set[str]:
+    keys = params.get("leadList")
+    if not isinstance(keys, list):
+        return set()
+    return {str(k.get("keyType")) for k in keys if isinstance(k, dict)} - {"IDNUM"}
+
+
+def _rest_calls(params: Params) -> int:
+    return 1 + len(_key_types(params))
+
+
+def _rest_unsupported(params: Params, settings: RestSettings) -> Iterator[Finding]:
+    yield from rest_shapes.source_findings(params)
+    keys = params.get("leadList")
+    if isinstance(keys, list):
+        for i, key in enumerate(keys):
+            yield from rest_shapes.key_findings(key, ("leadList", i))
+
+
+def _rest_notes(params: Params) -> list[str]:
+    types = sorted(_key_types(params))
+    if not types:
+        return []
+    return [f"lead keys {', '.join(types)}: +1 REST call each (Get Leads) before the trigger"]
+
+
+REST = RestEncoding(send=_rest_send, calls=_rest_calls, unsupported=_rest_unsupported,
+                    once=rest_shapes.campaign_lookup, notes=_rest_notes)
+
 OPERATION = Operation(
     name="requestCampaign",
     doc="run leads through a trigger campaign (sends what the campaign sends)",
@@ -48,4 +135,5 @@ OPERATION = Operation(
     batching=Batching("leadList", 100),  # Marketo silently drops keys past 100
     idempotent=False,
     rules=_rules,
+    rest=REST,
 )

@@ -1,5 +1,5 @@
 """The record every operation module fills in: what the runner knows about one Marketo
-operation, API-neutral, plus one small encoding per API (SOAP today). Stdlib only.
+operation, API-neutral, plus one small encoding per API (SOAP, REST). Stdlib only.
 
 A new operation is one new module beside this one that defines `OPERATION`, listed in
 `runner/operations/__init__.py` (see docs/architecture.md, "Adding an operation").
@@ -7,9 +7,10 @@ A new operation is one new module beside this one that defines `OPERATION`, list
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 from xml.etree.ElementTree import Element
 
 PathT = tuple[str | int, ...]
@@ -48,6 +49,101 @@ class SoapEncoding:
     header_params: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class RestSettings:
+    """What a REST target says that load-time checks need (runner/rest builds the rest)."""
+
+    # workspace (SOAP's targetWorkspace) -> lead partition; None: a workspace's partition
+    # has the workspace's name (no REST API reads the real map, reference §5.5)
+    partitions: Mapping[str, str] | None = None
+    # the custom lead field (REST name) that holds SOAP's ForeignSysPersonId; None: none
+    foreign_id_field: str | None = None
+
+
+class RestApi(Protocol):
+    """What an operation's REST encoding may call: one REST call each for get/post (paced,
+    re-authenticated, errors raised as runner.errors types), and the run's cached lookups.
+    runner.rest.RestSession implements it."""
+
+    settings: RestSettings
+
+    def get(self, path: str, query: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The success envelope of a read (sent as POST ?_method=GET past 8 KB)."""
+        ...
+
+    def post(self, path: str, body: dict[str, Any] | None = None, *, schema: str | None = None,
+             query: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The success envelope of a write; `body` is checked against
+        schemas/rest/<schema>.schema.json first, and refused before sending if it fails."""
+        ...
+
+    def records(self, path: str, query: Mapping[str, str]) -> Iterator[dict[str, Any]]:
+        """Every record of a paged read, following nextPageToken to the end."""
+        ...
+
+    def rest_field(self, soap_name: str, *, write: bool) -> str:
+        """The REST name of a playbook's lead field; RestError naming it when it has none
+        (or, for `write`, when REST cannot write it)."""
+        ...
+
+    def lead_fields(self) -> Mapping[str, str]:
+        """REST name -> SOAP name of every lead field a SOAP lead record can carry."""
+        ...
+
+    def campaign_id(self, program: str, campaign: str, *, triggerable: bool) -> int: ...
+
+    def lead_ids(self, key_type: str, values: Sequence[str]) -> list[int]:
+        """The ids of the leads matching any of `values` (a non-IDNUM LeadKey type)."""
+        ...
+
+    def partition(self, workspace: str) -> str: ...
+
+    def take_clone(self) -> None:
+        """Count one schedule with cloneToProgramName; RestError past the daily limit."""
+        ...
+
+    def now(self) -> datetime: ...
+
+
+def _no_rest_findings(params: Params, settings: RestSettings) -> Iterator[Finding]:
+    return iter(())
+
+
+def _nothing(params: Params) -> frozenset[str]:
+    return frozenset()
+
+
+def _no_notes(params: Params) -> list[str]:
+    return []
+
+
+def _no_fields(params: Params) -> Iterator[tuple[PathT, str]]:
+    return iter(())
+
+
+@dataclass(frozen=True)
+class RestEncoding:
+    """How the operation travels over Marketo's REST API (marketo-rest-reference.md §8).
+
+    `params` are a call's resolved params in the playbook's SOAP vocabulary (Call.params,
+    defaults applied or not; syncLead's targetWorkspace included when set)."""
+
+    # does the REST calls; outputs of exactly the shape SoapEncoding.read gives
+    send: Callable[[Params, RestApi], dict[str, Any]]
+    # REST calls one call costs (counted ones; the run's cached lookups are in `once`)
+    calls: Callable[[Params], int]
+    # what REST cannot do for these params: load-time errors, each with a migration hint
+    unsupported: Callable[[Params, RestSettings], Iterator[Finding]] = _no_rest_findings
+    # the run's cached lookups the call needs, by name ("describe", "campaign:<p>/<c>", ...):
+    # each distinct name costs one REST call a run
+    once: Callable[[Params], frozenset[str]] = _nothing
+    # what the plan should say about extra costs or changed behaviour over REST
+    notes: Callable[[Params], list[str]] = _no_notes
+    # the SOAP lead field names a call writes, with their paths (checked against Describe
+    # before the run's first write)
+    fields: Callable[[Params], Iterator[tuple[PathT, str]]] = _no_fields
+
+
 def no_findings(params: Params) -> Iterator[Finding]:
     return iter(())
 
@@ -76,6 +172,8 @@ class Operation:
     failed_records: Callable[[dict[str, Any]], str | None] = no_record_failures
     # does a call change data in Marketo (and so must wait for every check to pass)?
     writes: bool = True
+    # how it travels over REST (None: not available over REST)
+    rest: RestEncoding | None = None
 
     def with_defaults(self, params: Params) -> Params:
         return {**self.defaults, **params}
