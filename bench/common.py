@@ -23,8 +23,7 @@ class Sandbox:
                  rate_limit: str | None = None) -> None:
         self.args = [sys.executable, "-m", "runner", "sandbox", "serve", "--port", "0",
                      "--db", str(db)]
-        if lenient:
-            self.args.append("--lenient")
+        self.args.append("--lenient" if lenient else "--strict")  # lenient is the default
         if not limits:
             self.args.append("--no-limits")
         if rate_limit:

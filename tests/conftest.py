@@ -47,9 +47,11 @@ def _no_network(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[object]:
+    """A strict sandbox: every request the tests (and the runner) send must be valid against
+    the WSDL, or fail loudly with 20012 (the default sandbox would ignore what is wrong)."""
     from runner import sandbox as box
 
-    with box.running(tmp_path / "sandbox.db") as info:
+    with box.running(tmp_path / "sandbox.db", strict=True) as info:
         yield info
 
 

@@ -28,7 +28,9 @@ def test_the_default_fixture_provides_the_reported_user(sandbox: Any) -> None:
     assert len(sandbox.encryption_key) == 40
     assert sandbox.endpoint.startswith("http://127.0.0.1:")
     assert sandbox.endpoint.endswith("/soap/mktows/3_1")
-    assert sandbox.config == SandboxConfig()
+    assert sandbox.config == SandboxConfig(strict=True)  # conftest's sandbox is strict
+    assert fixture_config() == SandboxConfig()  # the packaged fixture states the defaults
+    assert SandboxConfig().strict is False  # by default the sandbox reads like production
 
 
 @pytest.mark.parametrize(("text", "problem"), [

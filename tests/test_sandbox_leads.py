@@ -21,7 +21,7 @@ NEXT_ID = 7  # the first lead a test creates
 
 @pytest.fixture
 def seeded(tmp_path: Path) -> Iterator[Client]:
-    with serving(tmp_path, SEEDED) as client:
+    with serving(tmp_path, SEEDED, strict=True) as client:  # the doc's rules, keys required
         yield client
 
 

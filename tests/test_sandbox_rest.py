@@ -285,12 +285,15 @@ def test_a_version_1_database_is_upgraded_with_every_request_marked_soap(tmp_pat
                                                                         ) -> None:
     import sqlite3
 
+    from runner.sandbox.db import SCHEMA_VERSION
+
     db = tmp_path / "old.sqlite"
     with sqlite3.connect(db) as conn:
         conn.executescript((FIXTURES / "schema_v1.sql").read_text(encoding="utf-8"))
     with open_store(db) as store:
         assert {r["api"] for r in store.requests()} <= {"soap"}
-        assert store.rows("PRAGMA user_version")[0][0] == 3
+        assert store.rows("PRAGMA user_version")[0][0] == SCHEMA_VERSION
+        assert {tuple(r["ignored"]) for r in store.requests()} <= {()}
 
 
 # -- start-up ------------------------------------------------------------------------------

@@ -23,7 +23,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from runner.errors import UsageError
-from runner.resources import wsdl_path
 from runner.sandbox.banner import rest_lines
 from runner.sandbox.config import (
     FAULT_KINDS,
@@ -35,18 +34,19 @@ from runner.sandbox.config import (
 from runner.sandbox.db import SchemaError
 from runner.sandbox.fixture import DEFAULT_FIXTURE, load_fixture
 from runner.sandbox.inspection import reset, show
+from runner.sandbox.ops import HANDLERS
 from runner.sandbox.rest.service import RestService
 from runner.sandbox.server import SandboxServer
 from runner.sandbox.service import Service
 from runner.sandbox.store import Store, utc_now
-from runner.soap.xsd import load as load_schema
+from runner.sandbox.versions import LATEST, VERSIONS, load_versions
 
 DEFAULT_WINDOW = SandboxConfig().timestamp_window
 
 __all__ = [
-    "DEFAULT_FIXTURE", "DEFAULT_WINDOW", "FAULT_KINDS", "ConfigError", "FaultPlan",
-    "SandboxConfig", "SandboxInfo", "Store", "fixture_config", "open_store", "parse_fault",
-    "reset", "rest_lines", "running", "serve", "show",
+    "DEFAULT_FIXTURE", "DEFAULT_WINDOW", "FAULT_KINDS", "LATEST", "VERSIONS", "ConfigError",
+    "FaultPlan", "SandboxConfig", "SandboxInfo", "Store", "fixture_config", "open_store",
+    "parse_fault", "reset", "rest_lines", "running", "serve", "show",
 ]
 
 
@@ -54,7 +54,7 @@ __all__ = [
 class SandboxInfo:
     """Where the sandbox listens and the credentials of the fixture's first user."""
 
-    endpoint: str  # e.g. http://127.0.0.1:PORT/soap/mktows/3_1
+    endpoint: str  # e.g. http://127.0.0.1:PORT/soap/mktows/3_1 (the latest version)
     user_id: str
     encryption_key: str
     db_path: Path
@@ -63,6 +63,10 @@ class SandboxInfo:
     client_id: str | None = None  # the fixture's first REST client, if it has one
     client_secret: str | None = None
     packaged_fixture: bool = True  # False: the user's own fixture (its secret is theirs)
+
+    def endpoint_of(self, version: str) -> str:
+        """The SOAP endpoint of another API version (`VERSIONS`), e.g. `.../soap/mktows/2_2`."""
+        return f"{self.endpoint.rpartition('/')[0]}/{version}"
 
     @property
     def rest_endpoint(self) -> str:
@@ -102,7 +106,9 @@ def running(db_path: Path, fixture: Path | None = None, host: str = "127.0.0.1",
         fixture: users, settings, workspaces, fields, seed leads, programs, campaigns;
             None for the packaged default.
         config: every setting; None for the fixture's `config:` section.
-        strict, window: shorthands overriding `config.strict` / `config.timestamp_window`.
+        strict, window: shorthands overriding `config.strict` / `config.timestamp_window`
+            (strict=True: every request validated against its version's WSDL; the default,
+            lenient, reads requests as production did and logs what it ignored).
         clock: the server's clock (timestamps, limits, days); tests pass a fake one.
     """
     server, store, info = _start(db_path, fixture, host, port,
@@ -155,15 +161,14 @@ def _start(db_path: Path, fixture: Path | None, host: str, port: int,
            config: SandboxConfig | None, clock: Callable[[], datetime]
            ) -> tuple[SandboxServer, Store, SandboxInfo]:
     loaded = load_fixture(fixture)
-    schema = load_schema(str(wsdl_path()))
-    wsdl = wsdl_path().read_text(encoding="utf-8")
+    versions = load_versions(frozenset(HANDLERS))
     store = open_store(db_path)
     try:
         store.clock = clock
         store.seed(loaded.leads)
-        service = Service(schema, loaded, store, config or loaded.config, clock=clock)
+        service = Service(versions, loaded, store, config or loaded.config, clock=clock)
         rest = RestService(loaded, store, service.config, clock)
-        server = SandboxServer((host, port), service, wsdl, rest)
+        server = SandboxServer((host, port), service, rest)
     except OSError as exc:
         store.close()
         raise UsageError(f"the sandbox cannot listen on {host}:{port}: {exc.strerror}") from exc
@@ -173,7 +178,7 @@ def _start(db_path: Path, fixture: Path | None, host: str, port: int,
     user = loaded.users[0]
     client = loaded.rest_clients[0] if loaded.rest_clients else None
     return server, store, SandboxInfo(
-        server.endpoint(), user.user_id, user.encryption_key, db_path, service.config,
+        server.endpoint(LATEST), user.user_id, user.encryption_key, db_path, service.config,
         server.base_url, client.client_id if client else None,
         client.client_secret if client else None,
         loaded.source.resolve() == DEFAULT_FIXTURE)

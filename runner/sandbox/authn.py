@@ -21,20 +21,21 @@ _UNSEEN = "<not validated yet>"
 
 
 class Authenticator:
-    def __init__(self, fixture: Fixture, schema: ServiceSchema, *, strict: bool,
-                 window: timedelta, clock: Callable[[], datetime]) -> None:
+    def __init__(self, fixture: Fixture, *, strict: bool, window: timedelta,
+                 clock: Callable[[], datetime]) -> None:
         self.fixture = fixture
-        self.schema = schema
         self.strict = strict
         self.window = window
         self.clock = clock
         self._shapes: dict[tuple[object, ...], str | None] = {}
 
-    def check(self, auth: Element | None) -> str:
-        """The authenticated mktowsUserId, or a 20014 / 20016 fault."""
+    def check(self, auth: Element | None, schema: ServiceSchema) -> str:
+        """The authenticated mktowsUserId, or a 20014 / 20016 fault. `schema` is the API
+        version's: in strict mode the header must be valid against it (3_1's partnerId is
+        not a 2_2 element)."""
         if auth is None:
             raise Fault(20014, note="no AuthenticationHeader in the SOAP Header")
-        if self.strict and (error := self._invalid(auth)):
+        if self.strict and (error := self._invalid(auth, schema)):
             raise Fault(20014, note=f"invalid AuthenticationHeader: {error}")
         user = text(auth, "mktowsUserId") or ""
         signature = (text(auth, "requestSignature") or "").strip()
@@ -47,18 +48,19 @@ class Authenticator:
         self._check_timestamp(stamp)
         return user
 
-    def _invalid(self, auth: Element) -> str | None:
+    def _invalid(self, auth: Element, schema: ServiceSchema) -> str | None:
         """The schema's complaint about the header, memoised by its shape: validity depends
         only on which children appear in which order, their attributes, and the text of
         `mode` (xs:int; the others are xs:string). Schema validation costs more than the
-        rest of a small request, and every request carries this same header."""
-        shape = (auth.tag, tuple(auth.attrib.items()), tuple(
+        rest of a small request, and every request carries this same header. The version's
+        schema is part of the key."""
+        shape = (id(schema), auth.tag, tuple(auth.attrib.items()), tuple(
             (c.tag, tuple(c.attrib.items()), len(c), c.text if c.tag == "mode" else None)
             for c in auth))
         found = self._shapes.get(shape, _UNSEEN)  # one lookup: another thread may clear()
         if found is not _UNSEEN:
             return found
-        errors = self.schema.errors("AuthenticationHeader", auth)
+        errors = schema.errors("AuthenticationHeader", auth)
         if len(self._shapes) > 256:
             self._shapes.clear()  # a client inventing shapes cannot grow this forever
         self._shapes[shape] = found = errors[0] if errors else None

@@ -106,7 +106,9 @@ class RestConfig:
 
 @dataclass(frozen=True)
 class SandboxConfig:
-    strict: bool = True  # validate every request against the WSDL (else behave like prod)
+    # False (default): read requests as production did, ignoring what it ignored and logging
+    # it (lenient.py); True: validate every request against its version's WSDL (20012).
+    strict: bool = False
     # Marketo states no tolerance for requestTimestamp (reference §2.4): an assumption.
     timestamp_window: timedelta = timedelta(minutes=15)
     rate_limit_calls: int | None = 100  # more than this many calls ...

@@ -1,8 +1,9 @@
 """The sandbox's SQLite schema, and the upgrade of a database written by an older sandbox.
 
 `PRAGMA user_version` holds the schema version. An older database (version 1: the first
-sandbox; 2: before the REST twin) is upgraded in place on open, so a user's
-`.mktows/sandbox.db` keeps its leads.
+sandbox; 2: before the REST twin; 3: before the request log named API versions and
+ignored elements) is upgraded in place on open, so a user's `.mktows/sandbox.db` keeps its
+leads.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _LEADS = """
 CREATE TABLE IF NOT EXISTS leads (
@@ -58,7 +59,9 @@ CREATE TABLE IF NOT EXISTS requests (
     injected TEXT,
     applied INTEGER NOT NULL DEFAULT 0,
     counted INTEGER NOT NULL DEFAULT 0,
-    api TEXT NOT NULL DEFAULT 'soap'  -- 'soap' or 'rest': each API has its own daily quota
+    api TEXT NOT NULL DEFAULT 'soap',  -- 'soap' or 'rest': each API has its own daily quota
+    version TEXT,  -- the SOAP endpoint's API version, e.g. '2_2'
+    ignored TEXT NOT NULL DEFAULT '[]'  -- JSON: the elements production would have dropped
 );
 CREATE INDEX IF NOT EXISTS requests_time ON requests (time);
 CREATE TABLE IF NOT EXISTS programs (
@@ -107,6 +110,12 @@ _FROM_V2 = """
 ALTER TABLE requests ADD COLUMN api TEXT NOT NULL DEFAULT 'soap';
 """
 
+# Version 3 -> 4: the SOAP request log names the endpoint's version and what was ignored.
+_FROM_V3 = """
+ALTER TABLE requests ADD COLUMN version TEXT;
+ALTER TABLE requests ADD COLUMN ignored TEXT NOT NULL DEFAULT '[]';
+"""
+
 
 class SchemaError(Exception):
     """The database was written by a newer sandbox."""
@@ -133,6 +142,9 @@ def connect(db_path: Path) -> sqlite3.Connection:
                 db.execute(statement)
         if has_tables and version <= 2:
             for statement in _statements(_FROM_V2):
+                db.execute(statement)
+        if has_tables and version <= 3:
+            for statement in _statements(_FROM_V3):
                 db.execute(statement)
         for statement in _statements(_SCHEMA):
             db.execute(statement)

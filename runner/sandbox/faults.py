@@ -66,3 +66,40 @@ class Fault(Exception):
         return _TEMPLATE.format(
             faultstring=escape(self.faultstring), message=escape(self.message), code=self.code,
         ).encode("utf-8")
+
+
+# The namespace of the sandbox's own fault detail: nothing Marketo ever sent.
+SANDBOX_NS = "urn:mktows-run:sandbox"
+
+_NOT_EMULATED = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    f'<SOAP-ENV:Envelope xmlns:SOAP-ENV="{SOAP_ENV}"><SOAP-ENV:Body><SOAP-ENV:Fault>'
+    "<faultcode>SOAP-ENV:Client</faultcode><faultstring>{faultstring}</faultstring>"
+    f'<detail><sbx:notEmulated xmlns:sbx="{SANDBOX_NS}">'
+    "<operation>{operation}</operation><version>{version}</version><served>{served}</served>"
+    "</sbx:notEmulated></detail></SOAP-ENV:Fault></SOAP-ENV:Body></SOAP-ENV:Envelope>"
+)
+
+
+class NotEmulated(Exception):
+    """A Marketo operation the sandbox does not answer. Not a Marketo fault: Marketo served
+    these, so its 20019 "Unsupported Operation" would be a lie. The reply has no
+    `serviceException` and no code (a client's retry logic sees a permanent failure), and its
+    detail, in the sandbox's own namespace, names the operations this version answers."""
+
+    def __init__(self, operation: str, version: str, served: tuple[str, ...]) -> None:
+        self.operation = operation
+        self.version = version
+        self.served = served
+        super().__init__(self.faultstring)
+
+    @property
+    def faultstring(self) -> str:
+        return (f"Not emulated by the mktows sandbox: {self.operation} (API {self.version}"
+                f" answers {', '.join(self.served)})")
+
+    def envelope(self) -> bytes:
+        served = "".join(f"<operation>{escape(op)}</operation>" for op in self.served)
+        return _NOT_EMULATED.format(
+            faultstring=escape(self.faultstring), operation=escape(self.operation),
+            version=escape(self.version), served=served).encode("utf-8")

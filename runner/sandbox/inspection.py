@@ -17,7 +17,7 @@ _COLUMNS = {
     "runs": ("id", "kind", "campaign_id", "program_name", "campaign_name", "lead_ids",
              "tokens", "run_at", "clone_to_program_name", "ignored_keys", "requested_at"),
     "requests": ("id", "n", "time", "api", "operation", "user_id", "fault_code", "injected",
-                 "applied", "counted", "detail"),
+                 "applied", "counted", "version", "ignored", "detail"),
     "programs": ("name", "cloned_from", "workspace", "campaigns", "created_at"),
 }
 
@@ -67,6 +67,8 @@ def _flat(view: str, row: dict[str, Any]) -> dict[str, str]:
     elif view == "runs":
         out["lead_ids"] = ",".join(map(str, row["lead_ids"]))
         out["tokens"] = ", ".join(f"{k}={v}" for k, v in row["tokens"].items())
+    elif view == "requests":
+        out["ignored"] = ", ".join(row["ignored"])  # what production would have dropped
     elif view == "programs":
         out["campaigns"] = ", ".join(f"{c['id']} {c['name']}" for c in row["campaigns"])
     return {k: "" if v is None else str(v) for k, v in out.items()}

@@ -1,9 +1,9 @@
 """Reading values out of a request's `params<Op>` element.
 
-Children are found by local name whatever their namespace: in strict mode the schema has
-already rejected qualified children, and in lenient mode the sandbox tolerates them the
-way Marketo's server seems to (mktows-reference.md §1.2). An element with xsi:nil="true"
-reads as absent.
+Children are found by local name: in strict mode the schema has already rejected anything
+else, and in the default (lenient) mode the service hands handlers a copy holding only what
+the version's schema declares, unqualified and in order (lenient.py). An element with
+xsi:nil="true" reads as absent.
 """
 
 from __future__ import annotations

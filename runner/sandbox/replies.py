@@ -1,8 +1,11 @@
 """Success envelopes as text, written the way Marketo writes them (mktows-reference.md §8).
 
-`SOAP-ENV:` and `ns1:` prefixes, xsi declared, the success element qualified and everything
-inside it unqualified. Plain string templates: the shapes are fixed and small, and every
-value goes through `escape`.
+`SOAP-ENV:` and `ns1:` prefixes, the success element qualified and everything inside it
+unqualified. `xmlns:xsi` is declared only when the reply uses it: Marketo's syncLead reply
+(nil `error`, nil `leadRecord`) declares it, its requestCampaign and scheduleCampaign
+replies do not (§8 items 1 and 4), which is how PHP's SoapServer, whose `SOAP-ENV`/`ns1`
+prefixes Marketo's replies carry, writes envelopes. Plain string templates: the shapes are
+fixed and small, and every value goes through `escape`.
 """
 
 from __future__ import annotations
@@ -18,23 +21,28 @@ CONTENT_TYPE = "text/xml;charset=UTF-8"
 
 _ENVELOPE = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
-    f'<SOAP-ENV:Envelope xmlns:SOAP-ENV="{SOAP_ENV}" xmlns:ns1="{MKTOWS}" xmlns:xsi="{XSI}">'
+    f'<SOAP-ENV:Envelope xmlns:SOAP-ENV="{SOAP_ENV}" xmlns:ns1="{MKTOWS}"{{xsi}}>'
     "<SOAP-ENV:Body><ns1:{element}>{content}</ns1:{element}></SOAP-ENV:Body>"
     "</SOAP-ENV:Envelope>"
 )
+_XSI = f' xmlns:xsi="{XSI}"'
+_NIL = 'xsi:nil="true"'
 
 Value = str | int | bool | None
 
 
 def envelope(element: str, content: str) -> bytes:
     """The whole reply for `success<Op>` around already-rendered `content`."""
-    return _ENVELOPE.format(element=element, content=content).encode("utf-8")
+    # Only `el` writes xsi (as nil). A text value quoting `xsi:nil="true"` would at worst
+    # add a declaration nothing uses, which changes no reading of the reply.
+    xsi = _XSI if _NIL in content else ""
+    return _ENVELOPE.format(element=element, content=content, xsi=xsi).encode("utf-8")
 
 
 def el(name: str, value: Value) -> str:
     """One simple element; None is written as xsi:nil, booleans as true/false."""
     if value is None:
-        return f'<{name} xsi:nil="true"/>'
+        return f"<{name} {_NIL}/>"
     if isinstance(value, bool):
         value = "true" if value else "false"
     text = escape(str(value))

@@ -1,8 +1,9 @@
 """HTTP plumbing on the stdlib threaded server: routes, status codes, keep-alive, shutdown.
 
-`GET /soap/mktows/<version>?WSDL` serves the project's WSDL with its soap:address pointing
-here; `POST /soap/mktows/<version>` (text/xml) goes to the `Service`. Everything else is
-404, 405 or 415 and never reaches the service, so it is not counted as a request.
+`GET /soap/mktows/<version>?WSDL` serves that version's WSDL (versions.py: 2_2 and 3_1) with
+its soap:address pointing here; `POST /soap/mktows/<version>` (text/xml) goes to the
+`Service`, which answers as that version. Another version, and everything else, is 404,
+405 or 415 and never reaches the service, so it is not counted as a request.
 
 Fault injection happens here, where HTTP can misbehave: each SOAP POST takes the next
 request number N and the `Injector` decides its fault (injection.py). HTTP 500/503 carry
@@ -30,6 +31,7 @@ from runner.sandbox.injection import ACTED_THEN_GATEWAY, GATEWAY_PAGES, Injector
 from runner.sandbox.rest.request import RestRequest
 from runner.sandbox.rest.service import RestService
 from runner.sandbox.service import Service
+from runner.sandbox.versions import LATEST
 
 _ENDPOINT = re.compile(r"/soap/mktows/(\d+_\d+)/?")
 _ADDRESS = re.compile(r'(<(?:\w+:)?address\b[^>]*?\blocation=")[^"]*(")')
@@ -45,7 +47,7 @@ class SandboxServer(ThreadingHTTPServer):
     # for a SYN retransmit (1 s), which would hide the concurrency limit and slow benchmarks.
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], service: Service, wsdl: str,
+    def __init__(self, address: tuple[str, int], service: Service,
                  rest_service: RestService | None = None) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
@@ -53,7 +55,6 @@ class SandboxServer(ThreadingHTTPServer):
         self.service = service
         self.rest = rest_service
         self.injector = Injector(service.config.faults)
-        self._wsdl = wsdl
         self._open: set[socket.socket] = set()
         self._idle = threading.Condition()
 
@@ -64,12 +65,23 @@ class SandboxServer(ThreadingHTTPServer):
         host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
-    def endpoint(self, version: str = "3_1") -> str:
+    def endpoint(self, version: str = LATEST) -> str:
         return f"{self.base_url}/soap/mktows/{version}"
+
+    def version_of(self, path: str) -> str | None:
+        """The API version a SOAP path names, if the sandbox serves it."""
+        match = _ENDPOINT.fullmatch(path)
+        return match[1] if match and match[1] in self.service.versions else None
 
     def wsdl_for(self, version: str) -> bytes:
         location = escape(self.endpoint(version), {'"': "&quot;"})
-        return _ADDRESS.sub(lambda m: f"{m[1]}{location}{m[2]}", self._wsdl).encode("utf-8")
+        text = self.service.versions[version].wsdl
+        return _ADDRESS.sub(lambda m: f"{m[1]}{location}{m[2]}", text).encode("utf-8")
+
+    def not_found(self) -> bytes:
+        served = ", ".join(f"/soap/mktows/{v}" for v in self.service.versions)
+        return (f"Not found. The sandbox serves SOAP at {served} (WSDL: add ?WSDL)\n"
+                ).encode()
 
     def track(self, conn: socket.socket, is_open: bool) -> None:
         with self._idle:
@@ -122,11 +134,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._rest()
             return
         url = urlsplit(self.path)
-        match = _ENDPOINT.fullmatch(url.path)
-        if match and any(p.partition("=")[0].lower() == "wsdl" for p in url.query.split("&")):
-            self._send(200, self.server.wsdl_for(match[1]), "text/xml;charset=UTF-8")
+        version = self.server.version_of(url.path)
+        if version and any(p.partition("=")[0].lower() == "wsdl" for p in url.query.split("&")):
+            self._send(200, self.server.wsdl_for(version), "text/xml;charset=UTF-8")
         else:
-            self._send(404, b"Not found. The WSDL is at /soap/mktows/3_1?WSDL\n", _TEXT)
+            self._send(404, self.server.not_found(), _TEXT)
 
     def do_POST(self) -> None:
         if self._is_rest():
@@ -135,26 +147,27 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         if body is None:
             return
-        if not _ENDPOINT.fullmatch(urlsplit(self.path).path):
-            self._send(404, b"Not found. POST SOAP requests to /soap/mktows/3_1\n", _TEXT)
+        version = self.server.version_of(urlsplit(self.path).path)
+        if version is None:
+            self._send(404, self.server.not_found(), _TEXT)
         elif self.headers.get_content_type() != "text/xml":
             self._send(415, b"SOAP 1.1 requests need Content-Type: text/xml\n", _TEXT)
         else:
-            self._soap(body)
+            self._soap(body, version)
 
-    def _soap(self, body: bytes) -> None:
+    def _soap(self, body: bytes, version: str) -> None:
         service = self.server.service
         n, kind, operation = self.server.injector.next(body)
         if kind in ("http500", "http503", "drop_before"):
-            service.record_injected(n, operation, kind)
+            service.record_injected(n, operation, kind, version)
             if kind == "drop_before":
                 self.close_connection = True  # no reply at all: the client sees EOF
             else:
                 self._send(500 if kind == "http500" else 503, b"", _TEXT, close=True)
             return
         delay = service.config.faults.slow_seconds if kind == "slow" else 0.0
-        reply = service.handle(body, self.headers.get("SOAPAction"), n=n, injected=kind,
-                               delay=delay)
+        reply = service.handle(body, self.headers.get("SOAPAction"), version=version, n=n,
+                               injected=kind, delay=delay)
         if kind == "drop_after":
             self.close_connection = True  # the server acted; the client never hears
             return

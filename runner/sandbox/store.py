@@ -71,6 +71,10 @@ class RequestLog:
     applied: bool = False  # processed and answered with success (its writes committed)
     counted: bool = False  # counted toward the rate window and the daily quota
     api: str = "soap"  # "soap" or "rest"
+    version: str | None = None  # the SOAP endpoint's API version ("2_2", "3_1")
+    # Elements the request carried that were not applied, as production ignored them
+    # (paths like "paramsSyncLead/leadRecord/foreignSysPersonId"; lenient.py).
+    ignored: tuple[str, ...] = ()
 
 
 class Store(StoreViews):
@@ -222,9 +226,11 @@ class Store(StoreViews):
 
     def record_request(self, log: RequestLog) -> None:
         self.write("INSERT INTO requests (time, operation, fault_code, detail, n, user_id,"
-                   " injected, applied, counted, api) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   " injected, applied, counted, api, version, ignored)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    self.now_iso(), log.operation, log.fault_code, log.detail, log.n,
-                   log.user_id, log.injected, int(log.applied), int(log.counted), log.api)
+                   log.user_id, log.injected, int(log.applied), int(log.counted), log.api,
+                   log.version, json.dumps(list(log.ignored)))
 
     def counted_since(self, iso: str, api: str = "soap") -> int:
         """Calls of one API counted toward its daily quota since `iso`."""

@@ -50,6 +50,7 @@ class StoreViews:
         for row in self.rows("SELECT * FROM requests ORDER BY id"):
             req = dict(row)
             req["applied"], req["counted"] = bool(req["applied"]), bool(req["counted"])
+            req["ignored"] = json.loads(req["ignored"])
             out.append(req)
         return out
 
