@@ -105,8 +105,10 @@ ATTRS
 def runner(info: dict[str, str], calls: int, workers: int, work: Path) -> dict[str, float]:
     """mktows-run's own pipeline: prepare (dry pass, every envelope XSD-checked), then
     execute (live pass: build, check, sign, pace, post, parse, journal)."""
-    from runner import app, journal, session
-    from runner.executor import ExecOptions
+    from runner import journal
+    from runner.executor import execute
+    from runner.options import RunOptions, Sending
+    from runner.prepare import Inputs, prepare
     from runner.ratelimit import Rate
     from runner.transport import HttpTransport
 
@@ -118,13 +120,14 @@ def runner(info: dict[str, str], calls: int, workers: int, work: Path) -> dict[s
     (work / "leads.csv").write_text(header + "\n" + rows)
     env = {"MKTOWS_ENDPOINT": info["endpoint"], "MKTOWS_USER_ID": info["user_id"],
            "MKTOWS_ENCRYPTION_KEY": info["encryption_key"]}
-    req = session.RunRequest(playbook=work / "perf.yml", wsdl=_wsdl())
     t0 = time.perf_counter()
-    plan = app.prepare(app.RunOptions(playbook=req.playbook, wsdl=req.wsdl, env=env, secrets=env))
+    plan = prepare(RunOptions(playbook=work / "perf.yml", wsdl=_wsdl()), Inputs(env, env))
     t1 = time.perf_counter()
+    assert plan.target is not None
     j = journal.Journal(work / f"journal-{workers}.jsonl", plan.redactor)
-    result = app.execute(plan, HttpTransport(), ExecOptions(concurrency=workers, rate=Rate(0, 0)),
-                         run_journal=j)
+    result = execute(plan, plan.target, HttpTransport(),
+                     Sending(concurrency=workers, rate=Rate(0, 0)), redactor=plan.redactor,
+                     run_journal=j)
     t2 = time.perf_counter()
     j.close()
     assert result.ok, [c.fault_message for s in result.steps for c in s.calls if c.status != "ok"][:3]

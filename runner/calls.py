@@ -1,23 +1,26 @@
-"""The call stream: a playbook's steps turned into the SOAP calls they make, one at a time.
+"""The call generator: a playbook's steps turned into the calls they make, one at a time.
 
-One walker serves both passes. The dry pass (prepare/validate/plan) resolves what it can,
-gives step outputs typed placeholders, builds and XSD-checks every body and collects every
-problem without stopping. The live pass (execute) is the same walk with real outputs fed
-back by the sender between calls. Loops over data files are streamed; batched operations
-accumulate at most one batch in memory.
+One generator, used twice. The check (prepare: validate, plan) resolves what it can, gives
+step outputs typed placeholders, builds and XSD-checks every body and hands every problem to
+a collector without stopping. The send (executor) generates the same calls with real outputs
+fed back between them; a problem then (a run-time value that breaks a call) raises
+CallValueError. Loops over data files are streamed; batched operations accumulate at most one
+batch in memory.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from runner import data, operations, variables
+from runner import data, variables
 from runner.conditions import ConditionError, Unknown, compile_condition
+from runner.errors import CallValueError
 from runner.model import LocatedError, Location
+from runner.options import Selection
 from runner.playbook import Loop, Playbook, Step, iter_items
 from runner.playbook.source import describe_char, json_path
 from runner.soap import envelope
@@ -28,12 +31,35 @@ PathT = tuple[str | int, ...]
 MAX_ROW_PROBLEMS = 50  # per loop: past this, a broken file is summarised, not listed
 
 
+@dataclass(frozen=True)
+class CallKey:
+    """Which call this is, stable across runs of the same inputs (the journal's key):
+    `sync`, `import/batch-3`, `each/item-17`, `onboard/item-17/sync`."""
+
+    path: tuple[str, ...]  # enclosing groups (and their items), then the step's id
+    item: int | None = None  # a looped step's item number
+    batch: int | None = None  # a batched step's batch number
+
+    @property
+    def step_key(self) -> str:
+        """The step's own key in this scope (a batched step's batches share it)."""
+        return "/".join(self.path) + (f"/item-{self.item}" if self.item is not None else "")
+
+    @property
+    def number(self) -> int:
+        """Order among the step's calls."""
+        return self.batch or self.item or 0
+
+    def __str__(self) -> str:
+        return self.step_key + (f"/batch-{self.batch}" if self.batch is not None else "")
+
+
 @dataclass
 class Call:
-    """One SOAP call: what a step sends for one item or one batch."""
+    """One call: what a step sends for one item or one batch."""
 
     step: Step
-    key: str  # stable within a run: "sync", "import/batch-3", "onboard/item-17/sync"
+    key: CallKey
     label: str  # for people: "batch 3", "item 17 (leads.csv:18)"
     params: dict[str, Any]  # resolved, WSDL-shaped except for defaults
     workspace: str | None
@@ -47,7 +73,7 @@ class Call:
 @dataclass
 class Skip:
     step: Step
-    key: str
+    key: CallKey
     reason: str
 
 
@@ -60,55 +86,65 @@ class StepEnd:
     scope: Scope
 
 
-@dataclass(frozen=True)
-class Selection:
-    """--only / --skip / --tags / --limit-items."""
-
-    only: frozenset[str] = frozenset()
-    skip: frozenset[str] = frozenset()
-    tags: frozenset[str] = frozenset()
-    limit_items: int | None = None
-
-    def selects(self, step: Step, inherited: frozenset[str]) -> bool:
-        if step.id in self.skip or inherited & self.skip:
-            return False
-        if self.only and step.id not in self.only and not (inherited & self.only):
-            return False
-        tags = set(step.tags) | inherited
-        return not self.tags or bool(self.tags & tags)
-
-
 Report = Callable[[PathT | Location, str, str | None], None]
+Event = Call | Skip | StepEnd
+
+
+def raise_problem(where: PathT | Location, message: str, hint: str | None) -> None:
+    """The send's problem handler: everything was checked before, so a problem now comes
+    from a step's output value or a data file that changed since; say where."""
+    raise CallValueError(f"{where}: {message}" if isinstance(where, Location) else message)
+
+
+@dataclass(frozen=True)
+class Broken:
+    """Steps (and loops) the check already found wrong: they are resolved, so that unknown
+    variables are still reported, but not built (the XSD would only repeat the problem)."""
+
+    steps: frozenset[PathT] = frozenset()
+    loops: frozenset[PathT] = frozenset()
+
+    @classmethod
+    def of(cls, playbook: Playbook, problem_paths: set[str]) -> Broken:
+        def hit(path: PathT) -> bool:
+            mine = json_path(path)
+            return any(p == mine or p.startswith((mine + ".", mine + "["))
+                       for p in problem_paths)
+
+        steps = playbook.all_steps()
+        return cls(frozenset(s.path for s in steps if s.operation and hit(s.path)),
+                   frozenset(s.path for s in steps if s.loop and hit((*s.path, "loop"))))
 
 
 @dataclass
-class Walker:
+class CallGenerator:
     playbook: Playbook
     schema: ServiceSchema
-    report: Report  # where problems go (dry pass) / raise (live pass)
-    live: bool
-    counts: dict[str, int] = field(default_factory=dict)  # calls per step (dry pass)
+    report: Report  # a collector (the check) or raise_problem (the send)
     selection: Selection = field(default_factory=Selection)
-    # json paths of problems already found (dry pass): such steps are resolved, so that
-    # unknown variables are still reported, but not built (the XSD would only repeat them)
-    broken: frozenset[str] = frozenset()
+    totals: Mapping[str, int] = field(default_factory=dict)  # calls per step, when known
+    broken: Broken = field(default_factory=Broken)
 
     def __post_init__(self) -> None:
         self.base = self.playbook.path.parent
-        self.current: Step | None = None  # the step being walked (who a live problem hits)
-        self.unsendable = 0  # values XML cannot carry, reported so far (dry pass)
+        self.current: Step | None = None  # the step being generated (who a problem hits)
+        self.unsendable = 0  # values XML cannot carry, reported so far
+        self.counts: dict[str, int] = {}  # calls per step key, as generated
 
     # -- entry ---------------------------------------------------------------------------
-    def walk(self, steps: tuple[Step, ...], scope: Scope, prefix: str = "",
-             inherited: frozenset[str] = frozenset()) -> Iterator[Call | Skip | StepEnd]:
-        if not prefix and not self.live:
-            self._check_vars(scope)
+    def calls(self, scope: Scope) -> Iterator[Event]:
+        return self._steps(self.playbook.steps, scope, (), frozenset())
+
+    def _steps(self, steps: tuple[Step, ...], scope: Scope, prefix: tuple[str, ...],
+               inherited: frozenset[str]) -> Iterator[Event]:
         for step in steps:
             self.current = step
-            key = f"{prefix}{step.id}"
+            if step.operation is None and not step.children:
+                continue  # the schema reported it; there is nothing to generate
+            key = CallKey((*prefix, step.id))
             # A group passes its id and tags down: --only GROUP or --tags T selects its steps.
             marks = inherited | {step.id, *step.tags}
-            if not step.children and not self.selection.selects(step, inherited):
+            if not step.children and not self.selection.selects(step.id, step.tags, inherited):
                 yield Skip(step, key, "not selected")
                 scope.step_ops[step.id] = step.operation or "group"
                 scope.unselected.add(step.id)
@@ -122,14 +158,12 @@ class Walker:
             condition = f"known after step {when.step}" if isinstance(when, Unknown) else None
             if step.children:
                 yield from self._group(step, scope, key, marks)
-            elif step.loop is not None and step.operation in operations.BATCHING:
+            elif step.op.batching is not None:
                 yield from self._batched(step, scope, key, condition)
             elif step.loop is not None:
                 for row, item_scope, note in self._items(step, scope):
-                    yield from self._one(step, item_scope, f"{key}/item-{row.number}",
+                    yield from self._one(step, item_scope, replace(key, item=row.number),
                                          _item_label(row), note)
-            elif step.operation in operations.BATCHING:
-                yield from self._batched(step, scope, key, condition)
             else:
                 yield from self._one(step, scope, key, "", condition)
             if step.operation:
@@ -137,14 +171,7 @@ class Walker:
             scope.step_ops[step.id] = step.operation or "group"
             if step.loop is not None:
                 scope.looped.add(step.id)
-            scope.grouped.update({inner.id: step.id for inner in step.walk()[1:]})
-
-    def _check_vars(self, scope: Scope) -> None:
-        """Variables defined through each other in a cycle: a load error at the variable, even
-        if no step reads it (a step that does is told again where it reads it)."""
-        for cycle in variables.var_cycles(scope.vars):
-            where = ("vars", cycle[0]) if cycle[0] in self.playbook.vars else ("vars",)
-            self.report(where, variables.cycle_message(cycle), variables.CYCLE_HINT)
+            scope.grouped.update({inner.id: step.id for inner in step.with_inner()[1:]})
 
     # -- conditions ------------------------------------------------------------------------
     def _condition(self, step: Step, scope: Scope) -> bool | Unknown:
@@ -157,15 +184,8 @@ class Walker:
             # Go on checking the step's parameters: every problem is reported in one pass.
             return Unknown("?")
 
-    def _is_broken_loop(self, step: Step) -> bool:
-        mine = json_path((*step.path, "loop"))
-        return any(p == mine or p.startswith((mine + ".", mine + "[")) for p in self.broken)
-
     def _is_broken(self, step: Step) -> bool:
-        if not self.broken:
-            return False
-        mine = json_path(step.path)
-        return any(p == mine or p.startswith((mine + ".", mine + "[")) for p in self.broken)
+        return step.path in self.broken.steps
 
     # -- loops -----------------------------------------------------------------------------
     def _rows(self, loop: Loop, scope: Scope) -> Iterator[data.Row]:
@@ -210,7 +230,7 @@ class Walker:
     def _items(self, step: Step, scope: Scope) -> Iterator[tuple[data.Row, Scope, str | None]]:
         """The loop's items that pass the step's `when`, each with its scope."""
         assert step.loop is not None
-        if self._is_broken_loop(step):
+        if step.path in self.broken.loops:
             return  # the loop's own declaration is wrong: its rows cannot be checked
         bad = 0
         taken = 0
@@ -240,14 +260,14 @@ class Walker:
         if bad > MAX_ROW_PROBLEMS:
             self.report(step.loop.path, f"{bad - MAX_ROW_PROBLEMS} more rows with problems", None)
 
-    def _group(self, step: Step, scope: Scope, key: str,
-               marks: frozenset[str]) -> Iterator[Call | Skip | StepEnd]:
+    def _group(self, step: Step, scope: Scope, key: CallKey,
+               marks: frozenset[str]) -> Iterator[Event]:
         if step.loop is None:
-            yield from self.walk(step.children, scope.inner(), f"{key}/", marks)
+            yield from self._steps(step.children, scope.inner(), key.path, marks)
             return
         for row, item_scope, _ in self._items(step, scope):
-            yield from self.walk(step.children, item_scope.inner(), f"{key}/item-{row.number}/",
-                                 marks)
+            yield from self._steps(step.children, item_scope.inner(),
+                                   (*key.path, f"item-{row.number}"), marks)
 
     # -- calls -----------------------------------------------------------------------------
     def _resolve(self, step: Step, scope: Scope) -> dict[str, Any] | None:
@@ -284,7 +304,7 @@ class Walker:
                 self.report((*step.op_path, *sub), what, _XML_HINT)
         return not bad
 
-    def _one(self, step: Step, scope: Scope, key: str, label: str,
+    def _one(self, step: Step, scope: Scope, key: CallKey, label: str,
              condition: str | None) -> Iterator[Call]:
         params = self._resolve(step, scope)
         if params is not None and not self._is_broken(step):
@@ -292,10 +312,11 @@ class Walker:
             if call is not None:
                 yield call
 
-    def _batched(self, step: Step, scope: Scope, key: str,
+    def _batched(self, step: Step, scope: Scope, key: CallKey,
                  condition: str | None) -> Iterator[Call]:
-        assert step.operation is not None
-        list_field, limit = operations.BATCHING[step.operation]
+        batching = step.op.batching
+        assert batching is not None
+        list_field, limit = batching.field, batching.size
         batch: list[Any] = []
         batch_key: str | None = None
         rest: dict[str, Any] = {}
@@ -306,7 +327,7 @@ class Walker:
         # its entries are (a 100,000-row loop pays for the entries alone).
         rest_template = {k: v for k, v in step.params.items() if k != list_field}
         per_item = step.loop is not None and not any(
-            "${item" in text for _, text in variables.walk_strings(rest_template))
+            "${item" in text for _, text in variables.iter_strings(rest_template))
         only_list = {list_field: step.params.get(list_field)}
         for _, item_scope, note in items:
             condition = condition or note
@@ -350,33 +371,31 @@ class Walker:
             yield from self._flush(step, scope, key, number, rest, list_field, batch, condition,
                                        known_total)
 
-    def _flush(self, step: Step, scope: Scope, key: str, number: int, rest: dict[str, Any],
+    def _flush(self, step: Step, scope: Scope, key: CallKey, number: int, rest: dict[str, Any],
                list_field: str, batch: list[Any], condition: str | None,
                known_total: int | None) -> Iterator[Call]:
-        total = known_total or (self.counts.get(key) if self.live else None)
+        total = known_total or self.totals.get(key.step_key)
         label = "" if total == 1 else (f"batch {number}/{total}" if total else f"batch {number}")
-        call = self._call(step, scope, f"{key}/batch-{number}", label,
+        call = self._call(step, scope, replace(key, batch=number), label,
                           {**rest, list_field: batch}, condition)
         if call is not None:
             yield call
 
-    def _call(self, step: Step, scope: Scope, key: str, label: str, params: dict[str, Any],
+    def _call(self, step: Step, scope: Scope, key: CallKey, label: str, params: dict[str, Any],
               condition: str | None) -> Call | None:
-        assert step.operation is not None
-        # The live pass has every output: nothing is pending, no need to look.
-        pending = () if self.live else tuple(sorted({p.step for p in _pendings(params)}))
-        workspace = params.pop("targetWorkspace", None) if step.operation == "syncLead" else None
-        body, problems = envelope.build(self.schema, step.operation,
-                                        _samples(params) if pending else params)
+        op = step.op
+        pending = tuple(sorted({p.step for p in _pendings(params)}))
+        headers = {name: params.pop(name) for name in op.soap.header_params if name in params}
+        content = op.soap.encode(op.with_defaults(_samples(params) if pending else params))
+        body, problems = envelope.build(self.schema, op.name, content)
         for where, message in problems:
             self.report((*step.op_path, *where.split(".")) if where else step.op_path, message,
                         None)
         if body is None or problems:
             return None
-        if not self.live:  # the live pass reads the dry pass's counts for "batch i/n"
-            step_key = key.split("/batch-")[0]
-            self.counts[step_key] = self.counts.get(step_key, 0) + 1
-        records = len(params.get(operations.BATCHING.get(step.operation, ("", 0))[0]) or []) or 1
+        self.counts[key.step_key] = self.counts.get(key.step_key, 0) + 1
+        records = len(params.get(op.batching.field) or []) or 1 if op.batching else 1
+        workspace = headers.get("targetWorkspace")
         return Call(step, key, label, params, None if workspace is None else str(workspace),
                     body.text, records, scope, pending, condition)
 
@@ -447,6 +466,14 @@ def _samples(value: Any) -> Any:
     if isinstance(value, list):
         return [_samples(v) for v in value]
     return value
+
+
+def var_problems(playbook: Playbook, scope: Scope, report: Report) -> None:
+    """Variables defined through each other in a cycle: a load error at the variable, even
+    if no step reads it (a step that does is told again where it reads it)."""
+    for cycle in variables.var_cycles(scope.vars):
+        where = ("vars", cycle[0]) if cycle[0] in playbook.vars else ("vars",)
+        report(where, variables.cycle_message(cycle), variables.CYCLE_HINT)
 
 
 def data_files(playbook: Playbook) -> dict[str, Path]:

@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from runner import __version__
 from runner.errors import ExitCode, PlaybookError, RunnerError, UsageError
+from runner.options import DEFAULT_SANDBOX_DB
+
+if TYPE_CHECKING:
+    from runner.options import RunOptions
+    from runner.prepare import Plan
+    from runner.runs import Outcome
+    from runner.target import Target
 
 # The run's redactor, once known: even an internal error's traceback goes through it.
 _ACTIVE_REDACTOR: list[Any] = []
@@ -30,7 +39,6 @@ def _redacted(text: str) -> str:
     return text
 
 
-DEFAULT_SANDBOX_DB = Path(".mktows") / "sandbox.db"
 
 
 class _DefaultTo(click.Group):
@@ -51,8 +59,19 @@ class _DefaultToRun(_DefaultTo):
     default = "run"
 
 
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    # Built only when asked: it reads the WSDL and the operation registry.
+    if value and not ctx.resilient_parsing:
+        from runner.about import version_text
+
+        click.echo(version_text(__version__))
+        ctx.exit()
+
+
 @click.group(cls=_DefaultToRun, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="mktows-run")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=_show_version,
+              help="Show the version, the Marketo API version and the operations, then exit.")
 def cli() -> None:
     """Run Marketo SOAP API (mktows) playbooks.
 
@@ -83,14 +102,44 @@ def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def _options(playbook: Path, wsdl: str | None, var: tuple[str, ...], need_target: bool,
-             vars_files: tuple[Path, ...] = (), secrets_file: Path | None = None) -> Any:
-    """Options of a command that sends nothing (validate, plan)."""
-    from runner.session import RunRequest, options_for
+def _check_options(playbook: Path, wsdl: str | None, var: tuple[str, ...],
+                   vars_files: tuple[Path, ...] = (),
+                   secrets_file: Path | None = None) -> RunOptions:
+    """Options of a command that sends nothing (validate, plan): no target is resolved, so
+    no credential is needed."""
+    from runner.options import RunOptions
 
-    req = RunRequest(playbook=playbook, wsdl=wsdl or _default_wsdl(), cli_vars=_parse_vars(var),
-                     vars_files=vars_files, secrets_file=secrets_file, sandbox=not need_target)
-    return options_for(req)
+    return RunOptions(playbook=playbook, wsdl=wsdl or _default_wsdl(), cli_vars=_parse_vars(var),
+                      vars_files=vars_files, secrets_file=secrets_file, sandbox=True)
+
+
+@contextmanager
+def _target(options: RunOptions, plan: Plan) -> Iterator[Target]:
+    """Where the run sends: the sandbox, started here for the run's length, or the
+    playbook's own target."""
+    from runner import sandbox as box
+    from runner.secrets import Secret
+    from runner.target import Target
+
+    if not options.sandbox:
+        assert plan.target is not None  # prepare() resolved it, or raised
+        yield plan.target
+        return
+    # Strict: the sandbox validates each envelope against its WSDL, so a try-out on it also
+    # proves the runner's own requests (the served default forgives, as Marketo did).
+    with box.running(options.sandbox_db, strict=True) as info:
+        yield Target(info.endpoint, info.user_id, Secret(info.encryption_key), sandbox=True)
+
+
+def exit_code(outcome: Outcome) -> int:
+    """130 for Ctrl-C (or SIGTERM); 1 for a failed step, a deadline, or a journal or report
+    that could not be written; 0 when everything was done and recorded."""
+    result = outcome.result
+    if result.interrupted and outcome.reason in (None, "interrupt", "abort"):
+        return ExitCode.INTERRUPTED
+    if outcome.storage_failed or result.interrupted or not result.ok:
+        return ExitCode.STEP_FAILED
+    return ExitCode.OK
 
 
 class _FilePath(click.Path):
@@ -188,34 +237,37 @@ def run(playbook: Path, sandbox: bool, sandbox_db: Path, var: tuple[str, ...],
         skip: tuple[str, ...], tags: tuple[str, ...], limit_items: int | None,
         allow_insecure_http: bool, allow_over_quota: bool, quiet: bool, verbose: bool) -> int:
     """Validate PLAYBOOK completely, then send its steps in order."""
-    from runner import app, session
+    from runner import options as opts
+    from runner import runs
     from runner.console import Console
-    from runner.executor import ExecOptions
+    from runner.prepare import prepare
     from runner.ratelimit import Rate
     from runner.retry import RetryPolicy
-    from runner.walk import Selection
 
     try:
         parsed_rate = Rate.parse(rate)
     except ValueError as exc:
         raise UsageError(f"--rate: {exc}") from None
-    selection = Selection(_ids(only), _ids(skip), _ids(tags), limit_items)
-    execution = ExecOptions(concurrency=concurrency, rate=parsed_rate,
-                            policy=RetryPolicy(max_attempts=retries + 1, base_s=retry_backoff),
-                            deadline_s=_duration(deadline),
-                            continue_on_ambiguous=on_ambiguous == "continue", selection=selection)
-    req = session.RunRequest(
+    options = opts.RunOptions(
         playbook=playbook, wsdl=wsdl or _default_wsdl(), cli_vars=_parse_vars(var),
         vars_files=vars_file, secrets_file=secrets_file, sandbox=sandbox, sandbox_db=sandbox_db,
-        report=report, junit=junit, markdown=markdown, execution=execution,
-        allow_insecure_http=allow_insecure_http,
-        read_timeout_s=_duration(read_timeout, "--read-timeout") or 60.0,
-        call_timeout_s=_duration(call_timeout, "--timeout") or 300.0)
-    plan = app.prepare(session.options_for(req), selection=selection)
+        selection=opts.Selection(_ids(only), _ids(skip), _ids(tags), limit_items),
+        sending=opts.Sending(
+            concurrency=concurrency, rate=parsed_rate,
+            policy=RetryPolicy(max_attempts=retries + 1, base_s=retry_backoff),
+            deadline_s=_duration(deadline),
+            read_timeout_s=_duration(read_timeout, "--read-timeout") or 60.0,
+            call_timeout_s=_duration(call_timeout, "--timeout") or 300.0,
+            continue_on_ambiguous=on_ambiguous == "continue"),
+        reports=opts.Reports(report, junit, markdown),
+        allow_insecure_http=allow_insecure_http, allow_over_quota=allow_over_quota)
+    plan = prepare(options)
     _ACTIVE_REDACTOR.append(plan.redactor)
-    _check_quota(plan.total_calls, allow_over_quota)
+    _check_quota(plan.total_calls, options.allow_over_quota)
     console = Console(plan.redactor, quiet=quiet, verbose=verbose, totals=plan.counts)
-    return session.execute(req, plan, console)
+    with _target(options, plan) as target:
+        _ACTIVE_REDACTOR.append(plan.redactor.with_values(target.encryption_key))
+        return exit_code(runs.start(options, plan, target, console))
 
 
 @cli.command()
@@ -240,12 +292,23 @@ def resume(run_ref: str, accept_ambiguous: bool, on_ambiguous: str | None, repor
     Calls that finished are not sent again; the run is refused if the playbook, variables,
     data files or WSDL changed since it ran.
     """
-    from runner import session
+    from runner import runs
     from runner.console import Console
+    from runner.options import Reports
+    from runner.prepare import prepare
 
-    go_on = None if on_ambiguous is None else on_ambiguous == "continue"
-    return session.resume(run_ref, accept_ambiguous, Console(quiet=quiet, verbose=verbose), go_on,
-                          report=report, junit=junit, markdown=markdown)
+    console = Console(quiet=quiet, verbose=verbose)
+    with runs.open_past(run_ref) as past_run:
+        options = runs.resume_options(
+            past_run.options, accept_ambiguous=accept_ambiguous,
+            continue_on_ambiguous=None if on_ambiguous is None else on_ambiguous == "continue",
+            reports=Reports(report, junit, markdown))
+        plan = prepare(options)
+        _ACTIVE_REDACTOR.append(plan.redactor)
+        console.redact = plan.redactor  # the run's secrets are known only now
+        console.totals = plan.counts
+        with _target(options, plan) as target:
+            return exit_code(runs.resume(past_run, options, plan, target, console))
 
 
 @cli.command()
@@ -300,13 +363,14 @@ def _print_problems(problems: list[Any], fmt: str) -> None:
 def validate(playbooks: tuple[Path, ...], var: tuple[str, ...], vars_file: tuple[Path, ...],
              secrets_file: Path | None, wsdl: str | None, fmt: str) -> int:
     """Check PLAYBOOKS completely (schema, Marketo rules, variables, data, XSD); send nothing."""
-    from runner import app, planview
+    from runner import planview
     from runner.console import Console
+    from runner.prepare import prepare
 
     problems = []
     for path in playbooks:
         try:
-            prepared = app.prepare(_options(path, wsdl, var, False, vars_file, secrets_file))
+            prepared = prepare(_check_options(path, wsdl, var, vars_file, secrets_file))
         except PlaybookError as exc:
             problems += exc.problems
             continue
@@ -338,9 +402,10 @@ def plan(playbook: Path, var: tuple[str, ...], vars_file: tuple[Path, ...],
          secrets_file: Path | None, wsdl: str | None, envelopes: Path | None,
          markdown: Path | None) -> int:
     """List every call PLAYBOOK would make, without the network."""
-    from runner import app, planview
+    from runner import planview
     from runner.envelope_files import EnvelopeWriter
     from runner.errors import StorageError
+    from runner.prepare import prepare
     from runner.report import files
 
     # Checked before the work (exit 2), not found out half-way through writing.
@@ -350,7 +415,7 @@ def plan(playbook: Path, var: tuple[str, ...], vars_file: tuple[Path, ...],
         files.check_file(markdown, "--markdown")
     writer = EnvelopeWriter(envelopes) if envelopes else None
     try:
-        prepared = app.prepare(_options(playbook, wsdl, var, False, vars_file, secrets_file),
+        prepared = prepare(_check_options(playbook, wsdl, var, vars_file, secrets_file),
                                on_call=writer.write if writer else None)
     except OSError as exc:  # a full disk half-way through the envelopes
         if envelopes is None or not str(exc.filename or "").startswith(str(envelopes)):
@@ -377,7 +442,7 @@ def sandbox() -> None:
     """The local Marketo: serve it, look inside it, reset it.
 
     \b
-    mktows-run sandbox [serve] [--port N] [--db PATH] [--fixture FILE] [--lenient] [--fault K=R]
+    mktows-run sandbox [serve] [--port N] [--db PATH] [--fixture FILE] [--strict] [--fault K=R]
     mktows-run sandbox leads|runs|requests|programs [--db PATH] [--json] [--last N]
     mktows-run sandbox reset [--db PATH] [--fixture FILE]
     """
@@ -396,8 +461,9 @@ _fixture_opt = click.option(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @_db_opt
 @_fixture_opt
-@click.option("--lenient", is_flag=True,
-              help="Behave like production Marketo: ignore unknown or miscased elements.")
+@click.option("--strict/--lenient", default=None,
+              help="--strict: validate every request against the WSDL (20012). Default "
+                   "(--lenient): like production, ignore unknown elements and log them.")
 @click.option("--no-limits", is_flag=True, help="Switch off rate, concurrency and quota limits.")
 @click.option("--rate-limit", metavar="CALLS/WINDOW", help="e.g. 100/2s (default 100/20s).")
 @click.option("--seed", type=int, help="Seed of the fault injection (same seed, same faults).")
@@ -409,7 +475,7 @@ _fixture_opt = click.option(
               help="REST access token lifetime (default 3600).")
 @click.option("--rest-quota", type=click.IntRange(0), metavar="N",
               help="REST calls a day before 607 (default 50000).")
-def sandbox_serve(port: int, host: str, db: Path, fixture: Path | None, lenient: bool,
+def sandbox_serve(port: int, host: str, db: Path, fixture: Path | None, strict: bool | None,
                   no_limits: bool, rate_limit: str | None, seed: int | None,
                   faults: tuple[str, ...], token_lifetime: float | None,
                   rest_quota: int | None) -> int:
@@ -421,8 +487,8 @@ def sandbox_serve(port: int, host: str, db: Path, fixture: Path | None, lenient:
         changes: dict[str, Any] = dict(box.parse_fault(f) for f in faults)
         if seed is not None:
             changes["seed"] = seed
-        if lenient:
-            changes["strict"] = False
+        if strict is not None:  # else the fixture's config.strict (default: lenient)
+            changes["strict"] = strict
         if rate_limit:
             rate = Rate.parse(rate_limit)
             changes.update(rate_limit_calls=rate.calls or None,
@@ -439,9 +505,10 @@ def sandbox_serve(port: int, host: str, db: Path, fixture: Path | None, lenient:
 
     def ready(info: Any) -> None:
         click.echo(f"mktows sandbox listening\n  endpoint:       {info.endpoint}\n"
-                   f"  WSDL:           {info.endpoint}?WSDL\n  user id:        {info.user_id}\n"
+                   f"  WSDL:           {info.endpoint}?WSDL (API 2_2: "
+                   f"{info.endpoint_of('2_2')}?WSDL)\n  user id:        {info.user_id}\n"
                    f"  encryption key: {info.encryption_key}\n  database:       {info.db_path}\n"
-                   f"  mode:           {'lenient' if lenient else 'strict'}"
+                   f"  mode:           {'strict' if info.config.strict else 'lenient'}"
                    + (f", faults {', '.join(faults)}" if faults else ""))
         click.echo("\n".join(box.rest_lines(info)))
 
@@ -483,6 +550,23 @@ def schema() -> int:
     from runner.resources import playbook_schema_path
 
     click.echo(playbook_schema_path().read_text(encoding="utf-8"), nl=False)
+    return ExitCode.OK
+
+
+@cli.command()
+@click.argument("directory", required=False, default=".",
+                type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True,
+              help="Overwrite the scaffold's files if they exist (.gitignore is only added to).")
+def init(directory: Path, force: bool) -> int:
+    """Start a playbook project in DIRECTORY (default: here).
+
+    Writes a commented playbook, its JSON Schema for editors, a sample CSV and a .gitignore,
+    then prints the next commands. Existing files are never overwritten without --force.
+    """
+    from runner import scaffold
+
+    click.echo(scaffold.describe(scaffold.create(directory, force=force)))
     return ExitCode.OK
 
 

@@ -165,22 +165,6 @@ class Condition:
     text: str
     tree: Node
 
-    def refs(self) -> list[Ref]:
-        found: list[Ref] = []
-
-        def visit(node: Node) -> None:
-            if node[0] == "ref":
-                found.append(node[1])
-            elif node[0] == "list":
-                for item in node[1]:
-                    visit(item)
-            elif node[0] != "lit":
-                for child in node[1:]:
-                    visit(child)
-
-        visit(self.tree)
-        return found
-
     def evaluate(self, lookup: Callable[[Ref], Any]) -> bool | Unknown:
         value = _eval(self.tree, lookup)
         return value if isinstance(value, Unknown) else bool(value)

@@ -8,9 +8,9 @@ import re
 from datetime import datetime
 from pathlib import Path
 
+from runner.calls import Call
 from runner.secrets import MASK, Redactor
 from runner.soap import auth, envelope
-from runner.walk import Call
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 # Markup vs character data: our envelopes carry values only as element text (attributes
@@ -54,10 +54,8 @@ class EnvelopeWriter:
     def write(self, call: Call) -> None:
         self.count += 1
         stamp = auth.w3c_timestamp(datetime.now().astimezone())
-        headers = envelope.auth_header(self.user_id, MASK, stamp)
-        if call.workspace:
-            headers += envelope.context_header(call.workspace)
         self._redactor.add(*call.scope.secret_values)
-        name = f"{self.count:05d}-{_UNSAFE.sub('_', self._redactor(call.key))}.xml"
-        text = redact_xml(envelope.envelope(headers, call.body), self._redactor)
+        name = f"{self.count:05d}-{_UNSAFE.sub('_', self._redactor(str(call.key)))}.xml"
+        text = redact_xml(envelope.assemble(call.body, self.user_id, MASK, stamp,
+                                            workspace=call.workspace), self._redactor)
         (self.directory / name).write_text(text, encoding="utf-8")

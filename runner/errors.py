@@ -36,6 +36,19 @@ class UsageError(RunnerError):
     """A command-line or environment problem found before anything was sent (exit 2)."""
 
 
+class WsdlError(RunnerError):
+    """The WSDL (--wsdl) cannot be read or is not a WSDL xmlschema can load (exit 2)."""
+
+
+class CallValueError(RunnerError):
+    """A value known only at run time (a step's output, a data file changed since it was
+    checked) makes a call impossible to build: its step fails, nothing is sent for it."""
+
+
+class SandboxError(RunnerError):
+    """The embedded sandbox could not start or serve (a port in use, its database)."""
+
+
 class SoapFaultError(RunnerError):
     """Marketo answered with a SOAP Fault; `code` is Marketo's numeric error code."""
 

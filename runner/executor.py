@@ -21,33 +21,32 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner import retry
-from runner.errors import ResponseError, RunnerError, SoapFaultError, StorageError, TransportError
+from runner.calls import Call, CallGenerator, Skip, StepEnd, raise_problem
+from runner.errors import (
+    CallValueError,
+    ResponseError,
+    RunnerError,
+    SoapFaultError,
+    StorageError,
+    TransportError,
+)
 from runner.journal import Journal, PastRun
-from runner.model import CallResult, Location, Retry, RunResult, StepResult
-from runner.operations import NON_IDEMPOTENT
-from runner.ratelimit import Rate, RateLimiter
+from runner.model import CallResult, Retry, RunResult, StepResult
+from runner.options import Sending
+from runner.ratelimit import RateLimiter
+from runner.secrets import Redactor
 from runner.soap import auth, envelope, response
-from runner.walk import Call, Selection, Skip, StepEnd, Walker
+from runner.target import Target
+
+if TYPE_CHECKING:
+    from runner.prepare import Plan
 
 MAX_CONCURRENCY = 10
 MAX_AHEAD = 100
-
-
-@dataclass(frozen=True)
-class ExecOptions:
-    concurrency: int = 1
-    rate: Rate = field(default_factory=Rate)
-    policy: retry.RetryPolicy = field(default_factory=retry.RetryPolicy)
-    deadline_s: float | None = None  # the run starts no call or retry after this many seconds
-    continue_on_ambiguous: bool = False
-    accept_ambiguous: bool = False  # resume: resend calls whose outcome is unknown
-    selection: Selection = field(default_factory=Selection)
-    seed: int | None = None  # jitter; fixed in tests
 
 
 Observer = Callable[[StepResult, CallResult], None]
@@ -72,13 +71,16 @@ class Stop(threading.Event):
 
 
 class Executor:
-    def __init__(self, plan: Any, transport: Any, options: ExecOptions, *,
-                 journal: Journal | None = None, past: PastRun | None = None,
+    def __init__(self, plan: Plan, target: Target, transport: Any, options: Sending, *,
+                 redactor: Redactor, journal: Journal | None = None,
+                 past: PastRun | None = None,
                  clock: Callable[[], datetime] | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  observe: Observer | None = None,
                  stop: threading.Event | None = None) -> None:
         self.plan = plan
+        self.target = target
+        self.redactor = redactor
         self.transport = transport
         self.options = options
         self.journal = journal
@@ -120,14 +122,14 @@ class Executor:
         steps: dict[str, StepResult] = {
             s.id: StepResult(s.id, s.operation, "skipped", s.line, s.name)
             for s in plan.playbook.all_steps() if s.operation is not None}
-        walker = Walker(plan.playbook, plan.schema, _raise, live=True, counts=dict(plan.counts),
-                        selection=self.options.selection)
+        walker = CallGenerator(plan.playbook, plan.schema, raise_problem, plan.selection,
+                               totals=plan.counts)
         scope = plan.fresh_scope()
         workers = max(1, min(self.options.concurrency, MAX_CONCURRENCY))
         # Calls built ahead of their send: while the rate limiter holds the workers, the
         # walker prepares the next window's calls, so a window opens on ready envelopes.
         ahead = max(workers, min(self.options.rate.calls, MAX_AHEAD)) if workers > 1 else 1
-        events = walker.walk(plan.playbook.steps, scope)
+        events = walker.calls(scope)
         # One thread needs no hand-off per call: the calls run on this one.
         pool = _Workers(workers, self._call) if workers > 1 else None
         run = _Progress(steps)
@@ -155,9 +157,8 @@ class Executor:
         result.interrupted = self.stop.is_set()
         return result
 
-    def _walk(self, events: Any, walker: Walker, run: _Progress, pool: _Workers | None,
+    def _walk(self, events: Any, walker: CallGenerator, run: _Progress, pool: _Workers | None,
               ahead: int) -> None:
-        plan = self.plan
         while not (run.stopped or self.stop.is_set()):
             if pool is not None and self._collect(pool, run, block=False):
                 return  # (calls are reported as they settle) one failed: stop
@@ -165,10 +166,10 @@ class Executor:
                 event = next(events)
             except StopIteration:
                 return
-            except ValueError as exc:  # a run-time value broke a call valid in the plan
+            except CallValueError as exc:  # a run-time value broke a call valid in the plan
                 if walker.current is not None and walker.current.id in run.steps:
                     broken = CallResult(walker.current.id, "", "failed",
-                                        fault_message=plan.redactor(str(exc)),
+                                        fault_message=self.redactor(str(exc)),
                                         error_kind="response")
                     run.steps[walker.current.id].add(broken)
                     if self.observe is not None:  # the console says why, not only the report
@@ -183,7 +184,7 @@ class Executor:
                 if run.stopped or run.incomplete:
                     return  # a call failed, or some were never sent: the step did not end
                 run.end(event.step.id)
-                _merge_outputs(event, run.steps[event.step.id])
+                _merge_outputs(event, run.batches.pop(event.step.id, {}))
                 continue
             run.begin(event)
             settled = self._from_journal(event)
@@ -237,7 +238,7 @@ class Executor:
             self._in_flight.clear()
         for call in left:
             run.steps[call.step.id].add(CallResult(
-                call.key, call.label, "ambiguous", 1, 0.0, {}, None,
+                str(call.key), call.label, "ambiguous", 1, 0.0, {}, None,
                 "in flight when the run was stopped at once (second Ctrl-C): Marketo may "
                 "have acted; not known", "ambiguous"))
 
@@ -271,11 +272,13 @@ class Executor:
     def _settle(self, run: _Progress, call: Call, res: CallResult) -> None:
         step = run.steps[call.step.id]
         with self._lock:
-            self._in_flight.pop(call.key, None)  # here, so an abort never loses a call
+            self._in_flight.pop(str(call.key), None)  # here, so an abort never loses a call
             step.add(res)
-            res_outputs = res.outputs if res.status == "ok" else None
-            if res_outputs is not None and "/batch-" not in call.key:
-                call.scope.outputs[call.step.id] = res_outputs
+            if res.status == "ok":
+                if call.key.batch is None:
+                    call.scope.outputs[call.step.id] = res.outputs
+                else:  # joined at the step's end, in batch order
+                    run.batches.setdefault(call.step.id, {})[call.key.batch] = res.outputs
         if _stops(res, self.options):
             run.stopped = True
         if self.observe is not None:
@@ -285,14 +288,15 @@ class Executor:
         """An earlier run settled this call: don't send it again (unless told to)."""
         if self.past is None:
             return None
-        done = self.past.done.get(call.key)
+        key = str(call.key)
+        done = self.past.done.get(key)
         if done is not None:
-            return CallResult(call.key, call.label, "ok", 0, 0.0, done.get("outputs") or {},
+            return CallResult(key, call.label, "ok", 0, 0.0, done.get("outputs") or {},
                               resumed=True)
-        unknown = self.past.ambiguous.get(call.key)
+        unknown = self.past.ambiguous.get(key)
         if unknown is not None and not self.options.accept_ambiguous:
             fault = unknown.get("fault") or {}
-            return CallResult(call.key, call.label, "ambiguous", 0, 0.0, {}, None,
+            return CallResult(key, call.label, "ambiguous", 0, 0.0, {}, None,
                               "not resent: " + str(fault.get("message") or "outcome unknown")
                               + " (use --accept-ambiguous after checking Marketo)",
                               "ambiguous", resumed=True)
@@ -313,12 +317,12 @@ class Executor:
     def _attempts(self, call: Call) -> CallResult | None:
         if self.stop.is_set():  # queued when the run began to stop: never sent
             return None
-        operation = call.step.operation or ""
-        res = CallResult(call.key, call.label, "failed")
+        op = call.step.op
+        res = CallResult(str(call.key), call.label, "failed")
         started = time.perf_counter()
         while True:
             slot = self.limiter.acquire()
-            if res.attempts == 0 and not self._may_send(call, operation):
+            if res.attempts == 0 and not self._may_send(call):
                 self.limiter.release(slot)
                 return None
             res.attempts += 1
@@ -330,38 +334,38 @@ class Executor:
                 break
             except (SoapFaultError, TransportError, ResponseError) as exc:
                 self.limiter.release(slot)  # before any backoff sleep: the call is over
-                action = retry.decide(exc, operation)
+                action = retry.decide(exc, op.idempotent)
                 if not self._retry(res, exc, action):
                     break
             finally:
                 if slot.done is None:
                     self.limiter.release(slot)
-        failed = response.failed_records(operation, res.outputs) if res.status == "ok" else None
+        failed = op.failed_records(res.outputs) if res.status == "ok" else None
         if failed is not None:  # answered, but not every record made it: not a success
             res.status, res.error_kind = "failed", "records"
-            res.fault_code, res.fault_message = None, self.plan.redactor(failed)
+            res.fault_code, res.fault_message = None, self.redactor(failed)
         res.duration_s = round(time.perf_counter() - started, 6)
         return res
 
-    def _may_send(self, call: Call, operation: str) -> bool:
+    def _may_send(self, call: Call) -> bool:
         """Just before a call's first request leaves: not when the run is stopping; and for a
         call that must not run twice, only once its intent is on disk."""
         if self.stop.is_set() or self._past_deadline():
             return False
-        if self.journal is not None and operation in NON_IDEMPOTENT:
+        if self.journal is not None and not call.step.op.idempotent:
             try:
-                self.journal.write({"type": "send", "key": call.key}, durable=True)
+                self.journal.write({"type": "send", "key": str(call.key)}, durable=True)
             except StorageError as exc:
                 self._halt("storage", exc)
                 return False
         with self._lock:
-            self._in_flight[call.key] = call
+            self._in_flight[str(call.key)] = call
         return True
 
     def _retry(self, res: CallResult, exc: RunnerError, action: str) -> bool:
         """Record the failure; sleep and return True when another attempt should follow."""
         res.fault_code = exc.code if isinstance(exc, SoapFaultError) else None
-        res.fault_message = self.plan.redactor(exc.message if isinstance(exc, SoapFaultError)
+        res.fault_message = self.redactor(exc.message if isinstance(exc, SoapFaultError)
                                                else str(exc))
         res.error_kind = ("fault" if isinstance(exc, SoapFaultError) else
                           "response" if isinstance(exc, ResponseError) else "transport")
@@ -395,29 +399,18 @@ class Executor:
         return True
 
     def _attempt(self, call: Call) -> dict[str, Any]:
-        plan = self.plan
-        operation = call.step.operation or ""
+        op, target = call.step.op, self.target
         stamp = auth.w3c_timestamp(self.clock())  # every attempt is signed afresh
-        signature = auth.sign(stamp, plan.target.user_id, plan.target.encryption_key)
-        headers = envelope.auth_header(plan.target.user_id, signature, stamp,
-                                       plan.target.partner_id)
-        if call.workspace:
-            headers += envelope.context_header(call.workspace)
-        reply = self.transport.post(plan.target.endpoint, operation,
-                                    envelope.envelope(headers, call.body))
-        binding = plan.schema.bindings[operation]
-        return response.read(operation, binding.output_element, reply)
+        signature = auth.sign(stamp, target.user_id, target.encryption_key)
+        reply = self.transport.post(target.endpoint, op.name, envelope.assemble(
+            call.body, target.user_id, signature, stamp, target.partner_id, call.workspace))
+        binding = self.plan.schema.bindings[op.name]
+        return response.read(op.soap.read, binding.output_element, reply)
 
 
-def _stops(res: CallResult, options: ExecOptions) -> bool:
+def _stops(res: CallResult, options: Sending) -> bool:
     return res.status == "failed" or (res.status == "ambiguous"
                                       and not options.continue_on_ambiguous)
-
-
-def _raise(where: Any, message: str, hint: str | None) -> None:
-    # Everything was checked by prepare(); a problem now comes from a step's output value
-    # or a data file that changed since: say where (`leads.csv:2: 1 value for 2 columns`).
-    raise ValueError(f"{where}: {message}" if isinstance(where, Location) else message)
 
 
 def _ends_next(events: Any) -> bool:
@@ -427,7 +420,7 @@ def _ends_next(events: Any) -> bool:
         for event in events:
             if not isinstance(event, Skip):
                 return isinstance(event, StepEnd)
-    except ValueError:
+    except CallValueError:
         return False
     return True
 
@@ -458,6 +451,7 @@ class _Progress:
         self.open: StepResult | None = None  # the step whose calls are being made
         self.stopped = False  # a failed (or ambiguous) call stops the run
         self.incomplete = False  # a call of the open step was built but never sent
+        self.batches: dict[str, dict[int, dict[str, Any]]] = {}  # step -> batch -> outputs
         self._order: dict[str, int] = {}
         self._mark = 0  # where the open step's calls of this pass begin
 
@@ -466,7 +460,7 @@ class _Progress:
         if self.open is not step:
             self.open, self._mark = step, len(step.calls)
             self._order.clear()
-        self._order[call.key] = len(self._order)
+        self._order[str(call.key)] = len(self._order)
 
     def tidy(self) -> None:
         """The open step's calls of this pass back in the order they were made."""
@@ -530,15 +524,13 @@ class _Workers:
             self._todo.put(None)
 
 
-def _merge_outputs(end: StepEnd, step: StepResult) -> None:
+def _merge_outputs(end: StepEnd, batches: dict[int, dict[str, Any]]) -> None:
     """A batched step's outputs: its batches' lists joined in batch order."""
-    batches = [c for c in step.calls if "/batch-" in c.key and c.status == "ok"]
     if not batches:
         return
-    batches.sort(key=lambda c: int(c.key.rsplit("-", 1)[-1]))
     merged: dict[str, Any] = {}
-    for c in batches:
-        for name, value in c.outputs.items():
+    for number in sorted(batches):
+        for name, value in batches[number].items():
             if isinstance(value, list):
                 merged[name] = list(merged.get(name) or []) + value
             elif isinstance(value, bool):
@@ -550,9 +542,25 @@ def _merge_outputs(end: StepEnd, step: StepResult) -> None:
 
 def _record(call: Call, res: CallResult) -> dict[str, Any]:
     return {
-        "type": "call", "key": call.key, "step": call.step.id, "status": res.status,
+        "type": "call", "key": str(call.key), "step": call.step.id, "status": res.status,
         "attempts": res.attempts, "outputs": res.outputs,
         "fault": None if res.status == "ok" else {
             "code": res.fault_code, "message": res.fault_message, "kind": res.error_kind},
         "retries": [vars(r) for r in res.retries],
     }
+
+
+def execute(plan: Plan, target: Target, transport: Any, options: Sending, *,
+            redactor: Redactor, run_journal: Journal | None = None,
+            past: PastRun | None = None, run_id: str = "", observe: Observer | None = None,
+            stop: threading.Event | None = None,
+            clock: Callable[[], datetime] | None = None) -> RunResult:
+    """Send the plan's calls to `target` and return what happened."""
+    now = datetime.now().astimezone()
+    result = RunResult(plan.playbook.file, now.isoformat(timespec="seconds"),
+                       endpoint=target.endpoint, name=plan.playbook.name, run_id=run_id,
+                       data_files=list(plan.data_files))
+    Executor(plan, target, transport, options, redactor=redactor, journal=run_journal, past=past,
+             observe=observe, stop=stop, clock=clock).run(result)
+    result.finished_at = datetime.now().astimezone().isoformat(timespec="seconds")
+    return result

@@ -206,7 +206,6 @@ class PastRun:
     header: dict[str, Any]
     done: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> ok call record
     ambiguous: dict[str, dict[str, Any]] = field(default_factory=dict)
-    failed: set[str] = field(default_factory=set)
     repair: Repair | None = None  # the torn tail to cut before appending
 
     @property
@@ -248,14 +247,12 @@ def read(directory: Path) -> PastRun:
             sent.discard(key)
             past.done.pop(key, None)
             past.ambiguous.pop(key, None)
-            past.failed.discard(key)
             status = record.get("status")
             if status == "ok":
                 past.done[key] = record
             elif status == "ambiguous":
                 past.ambiguous[key] = record
-            else:
-                past.failed.add(key)
+            # (a failed call is simply not done: the resume sends it again)
     for key in sent:  # sent, and the run died before the answer was written
         past.ambiguous[key] = {"key": key, "status": "ambiguous", "fault": {
             "code": None, "kind": "ambiguous",

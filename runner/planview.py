@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runner.app import StepPlan, call_note, data_sources
 from runner.model import Problem
+from runner.prepare import StepPlan, call_note
 
 if TYPE_CHECKING:
-    from runner.app import Plan
+    from runner.prepare import Plan
 
 DAILY_QUOTA = 10_000
 
@@ -53,7 +53,7 @@ def text(plan: Plan) -> str:
 
 
 def _data_lines(plan: Plan, indent: str) -> list[str]:
-    sources = data_sources(plan.playbook)
+    sources = list(plan.data_files)
     if not sources:
         return []
     return ["", "Data files read:"] + [
@@ -93,10 +93,11 @@ def problems_json(problems: list[Problem]) -> list[dict[str, object]]:
 
 
 def problems_github(problems: list[Problem]) -> str:
-    def esc(text: str) -> str:
-        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """Workflow annotations, escaped as report/github.py escapes a run's (file= included)."""
+    from runner.report.github import escape_data, escape_property
 
     return "\n".join(
-        f"::error file={p.location.file},line={p.location.line},col={p.location.col}::"
-        + esc(f"{p.path}: {p.message}" if p.path else p.message)
-        + (esc(f" (hint: {p.hint})") if p.hint else "") for p in problems)
+        f"::error file={escape_property(p.location.file)},line={p.location.line},"
+        f"col={p.location.col}::"
+        + escape_data(f"{p.path}: {p.message}" if p.path else p.message)
+        + (escape_data(f" (hint: {p.hint})") if p.hint else "") for p in problems)

@@ -1,53 +1,51 @@
-"""Orchestration: `prepare` checks everything and builds every envelope without the network;
-`execute` walks the same steps again and sends. Carries values between the stages; owns no
-format or library.
+"""Preparing a run: read the inputs, load the playbook, resolve variables and the target,
+generate every call and check its envelope — everything up to the first request, without
+the network. The result is a frozen Plan; every problem found is raised at once
+(PlaybookError). Owns no format or library.
 """
 
 from __future__ import annotations
 
 import difflib
-import threading
+import os
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from runner import journal, playbook, variables
-from runner.errors import PlaybookError
-from runner.executor import ExecOptions, Executor, Observer
-from runner.model import DataFile, HttpReply, Literal, Location, Problem, RunResult
+from runner import playbook, variables
+from runner.calls import Broken, Call, CallGenerator, data_files, var_problems
+from runner.errors import PlaybookError, WsdlError
+from runner.model import DataFile, Literal, Location, Problem
+from runner.options import RunOptions, Selection
 from runner.playbook import Playbook
 from runner.playbook.source import describe_char, json_path
 from runner.secrets import Redactor, Secret, credential_problem
 from runner.soap import envelope, xsd
+from runner.target import Target
 from runner.variables import Scope
-from runner.walk import Call, Selection, Walker, data_files
-
-
-class Transport(Protocol):
-    def post(self, url: str, operation: str, envelope: str) -> HttpReply: ...
 
 
 @dataclass(frozen=True)
-class Target:
-    endpoint: str
-    user_id: str
-    encryption_key: Secret
-    partner_id: str | None = None
+class Inputs:
+    """What a run reads besides the playbook: the environment, secrets (the environment and
+    --secrets-file), and --vars-file contents in the order given."""
 
-
-@dataclass(frozen=True)
-class RunOptions:
-    playbook: Path
-    wsdl: str
     env: Mapping[str, str]
     secrets: Mapping[str, str]
-    cli_vars: Mapping[str, str] = field(default_factory=dict)
-    file_vars: tuple[dict[str, Any], ...] = ()  # --vars-file contents, in order given
-    target: Target | None = None  # replaces the playbook's target (e.g. --sandbox)
-    need_target: bool = True  # False for validate/plan: no credentials needed
+    file_vars: tuple[dict[str, Any], ...] = ()
+
+
+def read_inputs(options: RunOptions) -> Inputs:
+    from runner.cli_inputs import read_mapping
+
+    env = dict(os.environ)
+    secrets = dict(env)
+    if options.secrets_file is not None:
+        secrets.update({k: str(v) for k, v in
+                        read_mapping(options.secrets_file, "secrets").items()})
+    return Inputs(env, secrets, tuple(read_mapping(f, "vars") for f in options.vars_files))
 
 
 @dataclass(frozen=True)
@@ -102,7 +100,7 @@ KEEP_FIRST = 20
 KEEP_LAST = 3
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
     playbook: Playbook
     schema: xsd.ServiceSchema
@@ -114,6 +112,8 @@ class Plan:
     counts: dict[str, int]
     steps: dict[str, StepPlan]  # every step with an operation, in playbook order
     total_calls: int
+    selection: Selection
+    data_files: tuple[DataFile, ...]  # every data file read, with its real path
 
     def fresh_scope(self) -> Scope:
         return _scope(self.playbook, self.vars, self.env, self.secrets)
@@ -160,7 +160,7 @@ class _Problems:
 
 def _secret_names(pb: Playbook) -> set[str]:
     names = set()
-    for _, text in variables.walk_strings(pb.doc.data):
+    for _, text in variables.iter_strings(pb.doc.data):
         try:
             parts = variables.parse(text)
         except variables.VariableSyntaxError:
@@ -170,10 +170,11 @@ def _secret_names(pb: Playbook) -> set[str]:
     return names
 
 
-def _vars(pb: Playbook, options: RunOptions, report: _Problems) -> dict[str, Any]:
+def _vars(pb: Playbook, options: RunOptions, inputs: Inputs,
+          report: _Problems) -> dict[str, Any]:
     """Precedence: --var > --vars-file (later wins) > the playbook's vars."""
     merged = dict(pb.vars)
-    for extra in options.file_vars:
+    for extra in inputs.file_vars:
         merged.update(extra)
     secrets = _secret_names(pb)
     cli = Location("<command line>", 1, 1)
@@ -195,9 +196,8 @@ def _vars(pb: Playbook, options: RunOptions, report: _Problems) -> dict[str, Any
     return merged
 
 
-def _target(options: RunOptions, pb: Playbook, scope: Scope, report: _Problems) -> Target | None:
-    if options.target is not None or not options.need_target:
-        return options.target
+def _target(pb: Playbook, scope: Scope, report: _Problems) -> Target | None:
+    """The playbook's own target:, resolved (credentials from ${env.}/${secret.} only)."""
     if pb.target is None:
         report((), "the playbook has no target",
                "add target: (endpoint, userId, encryptionKey) or run with --sandbox")
@@ -240,30 +240,11 @@ def _check_selection(pb: Playbook, selection: Selection, report: _Problems) -> N
                    f"its {noun}s: {', '.join(known) or '(none)'}")
 
 
-def _summary(call: Call) -> str:
-    p = call.params
-    op = call.step.operation
-    if op == "syncLead":
-        record = p.get("leadRecord") or {}
-        keys = [f"{k}={record[k]}" for k in ("Id", "Email", "ForeignSysPersonId") if k in record]
-        return " ".join(keys)
-    if op in ("requestCampaign", "scheduleCampaign"):
-        name = (f"campaignId={p['campaignId']}" if "campaignId" in p else
-                f"{p.get('programName')} / {p.get('campaignName')}")
-        extra = f" clone→{p['cloneToProgramName']}" if p.get("cloneToProgramName") else ""
-        extra += f" at {p['campaignRunAt']}" if p.get("campaignRunAt") else ""
-        return name + extra
-    if op == "getLead":
-        key = p.get("leadKey") or {}
-        return f"{key.get('keyType')}={key.get('keyValue')}"
-    if op == "getCampaignsForSource":
-        return f"source={p.get('source', 'MKTOWS')}" + (f" name={p['name']}" if "name" in p else "")
-    return ""
-
-
-def prepare(options: RunOptions, on_call: OnCall | None = None,
-            selection: Selection | None = None) -> Plan:
-    """Everything up to XSD-checked envelopes; raises PlaybookError with every problem."""
+def prepare(options: RunOptions, inputs: Inputs | None = None,
+            on_call: OnCall | None = None) -> Plan:
+    """Everything up to XSD-checked envelopes; raises PlaybookError with every problem.
+    `on_call` sees each call as it is generated (plan --envelopes)."""
+    inputs = inputs or read_inputs(options)
     pb, problems = playbook.load(options.playbook)
     if pb is None:
         raise PlaybookError(problems)
@@ -271,28 +252,28 @@ def prepare(options: RunOptions, on_call: OnCall | None = None,
     report.items += problems
     try:
         schema = xsd.load(options.wsdl)
-    except Exception as exc:
-        report(Location(options.wsdl, 1, 1), f"cannot load the WSDL: {exc}", None)
+    except WsdlError as exc:
+        report(Location(options.wsdl, 1, 1), str(exc), "check the --wsdl path or URL")
         raise PlaybookError(report.items) from None
-    all_vars = _vars(pb, options, report)
-    scope = _scope(pb, all_vars, options.env, options.secrets)
-    target = _target(options, pb, scope, report)
-    selection = selection or Selection()
-    _check_selection(pb, selection, report)
-    walker = Walker(pb, schema, report, live=False, selection=selection,
-                    broken=frozenset(p.path for p in problems if p.path.startswith("steps[")))
+    all_vars = _vars(pb, options, inputs, report)
+    scope = _scope(pb, all_vars, inputs.env, inputs.secrets)
+    target = _target(pb, scope, report) if options.needs_target else None
+    _check_selection(pb, options.selection, report)
+    var_problems(pb, scope, report)
+    generator = CallGenerator(pb, schema, report, options.selection,
+                              broken=Broken.of(pb, {p.path for p in problems}))
     steps = {s.id: StepPlan(s.id, s.name, s.operation) for s in pb.all_steps()
              if s.operation is not None}
     total = 0
-    for event in walker.walk(pb.steps, scope):
+    for event in generator.calls(scope):
         if not isinstance(event, Call):
             continue
         total += 1
         if on_call is not None:
             on_call(event)
-        assert event.step.operation is not None
-        info = CallInfo(event.step.id, event.key, event.label, event.step.operation,
-                        _summary(event), event.records, event.pending, event.condition)
+        op = event.step.op
+        info = CallInfo(event.step.id, str(event.key), event.label, op.name,
+                        op.summary(event.params), event.records, event.pending, event.condition)
         steps[event.step.id].add(info, call_note(info))
     redactor = Redactor(scope.secret_values)
     if target is not None:
@@ -301,8 +282,9 @@ def prepare(options: RunOptions, on_call: OnCall | None = None,
     if report.items:  # a message may quote a resolved secret: masked here, for every output
         raise PlaybookError(sorted((redactor.problem(p) for p in report.items),
                                    key=lambda p: p.location))
-    return Plan(pb, schema, target, all_vars, options.env, options.secrets, redactor,
-                walker.counts, steps, total)
+    return Plan(pb, schema, target, all_vars, inputs.env, inputs.secrets, redactor,
+                generator.counts, steps, total, options.selection,
+                tuple(data_sources(pb)))
 
 
 def call_note(call: CallInfo) -> str:
@@ -338,38 +320,3 @@ def data_sources(pb: Playbook) -> list[DataFile]:
         real = path.resolve()
         out.append(DataFile(name, str(real), not real.is_relative_to(home)))
     return out
-
-
-def input_hashes(plan: Plan) -> dict[str, Any]:
-    """What a resumed run must find unchanged: playbook, variables, data files, WSDL."""
-    return {
-        "playbook": journal.sha256_file(plan.playbook.path),
-        "vars": journal.sha256_json(plan.vars),
-        "wsdl": plan.schema.sha256,
-        "data": {name: journal.sha256_file(p) for name, p in data_files(plan.playbook).items()
-                 if p.is_file()},
-    }
-
-
-def changed_inputs(recorded: dict[str, Any], now: dict[str, Any]) -> list[str]:
-    out = [name for name in ("playbook", "vars", "wsdl") if recorded.get(name) != now.get(name)]
-    old, new = recorded.get("data") or {}, now.get("data") or {}
-    out += [f"data file {f}" for f in sorted(set(old) | set(new)) if old.get(f) != new.get(f)]
-    return out
-
-
-def execute(plan: Plan, transport: Transport, options: ExecOptions | None = None, *,
-            run_journal: journal.Journal | None = None, past: journal.PastRun | None = None,
-            run_id: str = "", observe: Observer | None = None,
-            stop: threading.Event | None = None,
-            clock: Callable[[], datetime] | None = None) -> RunResult:
-    """Send the plan's calls; see runner.executor for pacing, retries and ambiguity."""
-    assert plan.target is not None, "execute needs a target"
-    now = datetime.now().astimezone()
-    result = RunResult(plan.playbook.file, now.isoformat(timespec="seconds"),
-                       endpoint=plan.target.endpoint, name=plan.playbook.name, run_id=run_id,
-                       data_files=data_sources(plan.playbook))
-    Executor(plan, transport, options or ExecOptions(), journal=run_journal, past=past,
-             observe=observe, stop=stop, clock=clock).run(result)
-    result.finished_at = datetime.now().astimezone().isoformat(timespec="seconds")
-    return result

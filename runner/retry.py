@@ -26,7 +26,6 @@ import random
 from dataclasses import dataclass
 
 from runner.errors import ResponseError, RestError, RunnerError, SoapFaultError, TransportError
-from runner.operations import NON_IDEMPOTENT
 
 RESIGN = "resign"
 BACKOFF = "backoff"
@@ -62,8 +61,10 @@ class RetryPolicy:
         return float(nominal * rng.uniform(0.5, 1.5))
 
 
-def decide(error: RunnerError, operation: str) -> str:
-    once = operation in NON_IDEMPOTENT  # must not run twice
+def decide(error: RunnerError, idempotent: bool) -> str:
+    """What to do after an attempt failed; `idempotent`: may the operation run twice (its
+    registry record says)."""
+    once = not idempotent  # must not run twice
     if isinstance(error, SoapFaultError):
         if error.code == 20016:
             return RESIGN

@@ -124,6 +124,10 @@ class Redactor:
             alternatives = "|".join(_pattern(v) for v in ordered)
             self._pattern = re.compile(f"(?={first})(?:{alternatives})")
 
+    def with_values(self, *values: str) -> Redactor:
+        """A new redactor that knows these too (a run's target, unknown to its plan)."""
+        return Redactor((*self._values, *values))
+
     def add_url(self, url: str) -> None:
         """Know the credentials in a URL's userinfo (user:password@), raw and decoded."""
         userinfo, at, _ = urlsplit(url).netloc.rpartition("@")
@@ -135,8 +139,23 @@ class Redactor:
     def __call__(self, text: str) -> str:
         if self._pattern is not None:
             text = self._pattern.sub(MASK, text)
+            text = self._cut_tail(text)
         text = _USERINFO.sub(MASK + "@", text)
         return _SIGNATURE.sub(MASK, text)
+
+    def _cut_tail(self, text: str) -> str:
+        """A message clipped to a length (a server's fault text, a retry reason) may end in
+        the first part of a secret: mask a tail that starts a secret, with or without the
+        `...` the clipping added."""
+        for tail in ("...", ""):
+            body = text[:-len(tail)] if tail and text.endswith(tail) else text
+            if tail and body is text:
+                continue
+            for value in self._values:
+                for n in range(min(len(value) - 1, len(body)), MIN_SUBSTRING - 1, -1):
+                    if body.endswith(value[:n]):
+                        return body[:-n] + MASK + tail
+        return text
 
     def tree(self, value: Any) -> Any:
         """A copy of a JSON-like value with every string (keys too) masked.

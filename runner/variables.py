@@ -21,8 +21,8 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
+from runner import operations
 from runner.model import Literal, Location
-from runner.operations import OUTPUTS
 from runner.secrets import Secret
 
 NAMESPACES = ("vars", "env", "secret", "steps", "item")
@@ -131,7 +131,7 @@ def parse(text: str) -> list[Part]:
     return parts
 
 
-def walk_strings(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[
+def iter_strings(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[
         tuple[tuple[str | int, ...], str]]:
     """Every string in a nested value that may hold references (not `!literal` ones)."""
     if isinstance(value, Literal):
@@ -141,10 +141,10 @@ def walk_strings(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[
             yield path, value
     elif isinstance(value, dict):
         for k, v in value.items():
-            yield from walk_strings(v, (*path, k))
+            yield from iter_strings(v, (*path, k))
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            yield from walk_strings(v, (*path, i))
+            yield from iter_strings(v, (*path, i))
 
 
 Lookup = Callable[[Ref], Any]
@@ -152,7 +152,7 @@ Lookup = Callable[[Ref], Any]
 
 def has_refs(value: Any) -> bool:
     """Whether resolving `value` could change it (a `${` or `$$` outside `!literal`)."""
-    return any("${" in text or "$$" in text for _, text in walk_strings(value))
+    return any("${" in text or "$$" in text for _, text in iter_strings(value))
 
 
 CYCLE_HINT = "give one of them a value of its own"
@@ -170,7 +170,7 @@ def var_cycles(values: Mapping[str, Any]) -> list[tuple[str, ...]]:
     edges: dict[str, list[str]] = {}
     for name, value in values.items():
         refs: list[str] = []
-        for _, text in walk_strings(value):
+        for _, text in iter_strings(value):
             try:
                 parts = parse(text)
             except VariableSyntaxError:
@@ -385,7 +385,8 @@ class Scope:
         if step in self.grouped:
             raise Unresolved(f"{ref.text}: step '{step}' is inside the group "
                              f"'{self.grouped[step]}'; its outputs are only visible there")
-        if step in self.looped and not (self.step_ops.get(step) == "syncMultipleLeads"):
+        op = operations.REGISTRY.get(self.step_ops.get(step, ""))
+        if step in self.looped and not (op is not None and op.outputs_after_loop):
             raise Unresolved(f"{ref.text}: step '{step}' runs once per loop item; its outputs "
                              "cannot be read after the loop",
                              "put the steps that need them in a group with the loop (steps:)")
@@ -396,7 +397,10 @@ class Scope:
             raise Unresolved(f"{ref.text}: no step has the id '{step}'",
                              suggest(step, list(self.step_ops)))
         operation = self.step_ops[step]
-        declared = OUTPUTS[operation]
+        if op is None:
+            raise Unresolved(f"{ref.text}: step '{step}' is a group; a group has no outputs",
+                             "read the output of one of its steps, inside the group")
+        declared = op.outputs
         if len(ref.path) < 2 or not isinstance(ref.path[1], str):
             raise Unresolved(f"{ref.text}: name an output of step '{step}'",
                              f"{operation} outputs: {', '.join(declared)}")

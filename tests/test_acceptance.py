@@ -60,7 +60,7 @@ def test_ten_thousand_leads_with_ten_percent_faults_of_every_kind(run_cli, tmp_p
     faults = FaultPlan(seed=2031, slow_seconds=0.2, **{k: 0.10 / len(kinds) for k in kinds})
     config = SandboxConfig(rate_limit_calls=100, rate_limit_window=2.0, max_in_flight=10,
                            faults=faults)
-    with box.running(tmp_path / "box.db", config=config) as info:
+    with box.running(tmp_path / "box.db", config=config, strict=True) as info:
         res = run_cli("bulk.yml", *FLAGS, "--on-ambiguous", "continue", "--junit", "junit.xml",
                       env=target_env(info))
         store = box.open_store(info.db_path)
@@ -109,7 +109,7 @@ def test_ten_thousand_leads_with_ten_percent_faults_of_every_kind(run_cli, tmp_p
 
 def test_default_pacing_provokes_no_rate_or_concurrency_fault(run_cli, tmp_path):
     _setup(tmp_path, 5_000)  # 17 + 50 calls, well over one compressed window
-    with box.running(tmp_path / "box.db", config=COMPRESSED) as info:
+    with box.running(tmp_path / "box.db", config=COMPRESSED, strict=True) as info:
         res = run_cli("bulk.yml", "--rate", "100/2s", "--concurrency", "10", env=target_env(info))
         requests = box.open_store(info.db_path).requests()
     assert res.code == 0, res.err
@@ -122,7 +122,7 @@ def test_a_run_killed_part_way_then_resumed_reaches_the_same_end_state(tmp_path)
     emails = _setup(tmp_path, 8_000)
     # A slow compressed window (100 per 2 s, 1 in flight) gives time to kill mid-run.
     config = SandboxConfig(rate_limit_calls=20, rate_limit_window=1.0, max_in_flight=10)
-    with box.running(tmp_path / "box.db", config=config) as info:
+    with box.running(tmp_path / "box.db", config=config, strict=True) as info:
         env = {**os.environ, **target_env(info)}
         cli = [sys.executable, "-m", "runner"]
         proc = subprocess.Popen([*cli, "bulk.yml", "--rate", "20/1s"], cwd=tmp_path, env=env,
@@ -164,7 +164,7 @@ def test_a_run_killed_part_way_then_resumed_reaches_the_same_end_state(tmp_path)
 
 def test_resume_refuses_when_an_input_changed(run_cli, tmp_path):
     _setup(tmp_path, 150)
-    with box.running(tmp_path / "box.db") as info:
+    with box.running(tmp_path / "box.db", strict=True) as info:
         assert run_cli("bulk.yml", env=target_env(info)).code == 0
         run_dir = next((tmp_path / ".mktows" / "runs").iterdir())
         data = tmp_path / "data" / "leads.csv"

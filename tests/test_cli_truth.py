@@ -218,7 +218,7 @@ def test_a_data_file_outside_the_playbook_folder_is_flagged_in_plan_and_results(
 
 def test_a_data_file_gone_after_validation_fails_its_step_with_the_reason_on_the_console(
         run_cli, sandbox, tmp_path, monkeypatch):
-    from runner import app
+    from runner import prepare as app
 
     _rows(tmp_path, 3)
     _write(tmp_path, """\
@@ -247,3 +247,10 @@ def test_a_var_from_the_command_line_is_taken_as_typed(run_cli, tmp_path):
     res = run_cli("plan", "p.yml", "--var", "email=${env.HOME}")
     assert res.code == 0, res.err
     assert "Email=${env.HOME}" in res.out
+
+
+def test_validate_github_annotations_escape_the_file_property(run_cli, tmp_path):
+    (tmp_path / "a,b:c.yml").write_text("version: 1\nsteps:\n  - id: x\n    syncLeed: {}\n")
+    res = run_cli("validate", "a,b:c.yml", "--format", "github")
+    assert res.code == 2
+    assert res.out.startswith("::error file=a%2Cb%3Ac.yml,line=4,"), res.out

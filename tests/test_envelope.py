@@ -7,6 +7,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from runner.operations import REGISTRY
 from runner.resources import wsdl_path
 from runner.soap import envelope, xsd
 from runner.soap.namespaces import MKTOWS, SOAP_ENV
@@ -14,7 +15,10 @@ from tests.conftest import REFERENCE_WSDL
 
 
 def build_body(schema, operation, params):
-    body, problems = envelope.build(schema, operation, params)
+    """As the call generator builds a body: the operation's encoding, then the writer."""
+    op = REGISTRY[operation]
+    content = op.soap.encode(op.with_defaults(dict(params)))
+    body, problems = envelope.build(schema, operation, content)
     return body.text, problems
 
 FULL_PARAMS = {

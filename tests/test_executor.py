@@ -8,22 +8,29 @@ from __future__ import annotations
 import json
 import textwrap
 import threading
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from runner import app, journal, session
+from runner import journal
 from runner import sandbox as box
+from runner.cli import exit_code
 from runner.errors import SoapFaultError, TransportError
-from runner.executor import ExecOptions
+from runner.executor import execute as send
 from runner.model import HttpReply
+from runner.operations import REGISTRY
+from runner.options import RunOptions, Selection
+from runner.options import Sending as ExecOptions
+from runner.prepare import Plan, prepare
 from runner.ratelimit import Rate, RateLimiter
 from runner.retry import AMBIGUOUS, BACKOFF, FAIL, RESIGN, RetryPolicy, decide
+from runner.runs import Outcome
 from runner.secrets import Redactor, Secret
 from runner.soap.auth import sign
+from runner.target import Target
 from runner.transport import HttpTransport
-from runner.walk import Selection
 
 FAST = RetryPolicy(max_attempts=4, base_s=0.01)
 
@@ -56,14 +63,30 @@ class Scripted:
         raise AssertionError(kind)
 
 
-def _plan(tmp_path: Path, info, body: str) -> app.Plan:
+@dataclass
+class Prepared:
+    """A plan and the sandbox it is sent to (the CLI hands the target over the same way)."""
+
+    plan: Plan
+    target: Target
+    redactor: Redactor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.redactor = self.plan.redactor.with_values(self.target.encryption_key)
+
+
+def _plan(tmp_path: Path, info, body: str, selection: Selection | None = None) -> Prepared:
     path = tmp_path / "p.yml"
     path.write_text("version: 1\n" + textwrap.dedent(body))
-    plan = app.prepare(app.RunOptions(playbook=path, wsdl=str(Path(box.__file__).parents[2] /
-                                                                 "schemas" / "mktows.wsdl"),
-                                      env={}, secrets={}, need_target=False))
-    plan.target = app.Target(info.endpoint, info.user_id, Secret(info.encryption_key))
-    return plan
+    plan = prepare(RunOptions(playbook=path, wsdl=str(Path(box.__file__).parents[2] /
+                                                      "schemas" / "mktows.wsdl"),
+                              sandbox=True, selection=selection or Selection()))
+    return Prepared(plan, Target(info.endpoint, info.user_id, Secret(info.encryption_key)))
+
+
+def _execute(prepared: Prepared, transport, options: ExecOptions, **kw):
+    return send(prepared.plan, prepared.target, transport, options, redactor=prepared.redactor,
+                **kw)
 
 
 SYNC_THEN_REQUEST = """\
@@ -97,7 +120,7 @@ steps:
     (TransportError("reset", sent=True), "scheduleCampaign", AMBIGUOUS),
 ])
 def test_each_failure_gets_its_documented_treatment(error, operation, action):
-    assert decide(error, operation) == action
+    assert decide(error, REGISTRY[operation].idempotent) == action
 
 
 def test_the_rate_limiter_never_lets_more_than_the_limit_into_a_window():
@@ -132,7 +155,7 @@ def test_an_expired_signature_is_retried_at_once_with_a_new_signature(sandbox, t
         return start + timedelta(seconds=next(ticks))
 
     sandbox_clock_ok = ExecOptions(policy=FAST)
-    result = app.execute(plan, transport, sandbox_clock_ok, clock=clock)
+    result = _execute(plan, transport, sandbox_clock_ok, clock=clock)
     request = result.steps[1].calls[0]
     assert request.status == "ok" and request.attempts == 2
     assert request.retries[0].reason == "fault 20016" and request.retries[0].wait_s == 0
@@ -144,7 +167,7 @@ def test_an_expired_signature_is_retried_at_once_with_a_new_signature(sandbox, t
 
 def test_transient_faults_back_off_and_permanent_ones_fail_at_once(sandbox, tmp_path):
     plan = _plan(tmp_path, sandbox, SYNC_THEN_REQUEST)
-    result = app.execute(plan, Scripted({1: ("fault", 20023), 2: ("before", None),
+    result = _execute(plan, Scripted({1: ("fault", 20023), 2: ("before", None),
                                          4: ("fault", 20110)}),
                          ExecOptions(policy=FAST, seed=1))
     sync, request, again = result.steps
@@ -158,18 +181,18 @@ def test_transient_faults_back_off_and_permanent_ones_fail_at_once(sandbox, tmp_
 
 def test_a_lost_answer_to_a_campaign_request_is_ambiguous_and_never_resent(sandbox, tmp_path):
     plan = _plan(tmp_path, sandbox, SYNC_THEN_REQUEST)
-    result = app.execute(plan, Scripted({2: ("after", None)}), ExecOptions(policy=FAST))
+    result = _execute(plan, Scripted({2: ("after", None)}), ExecOptions(policy=FAST))
     request = result.steps[1]
     assert request.status == "ambiguous" and request.calls[0].attempts == 1
     assert result.steps[2].status == "skipped"  # the run stops
-    assert session.exit_code(result) == 1
+    assert exit_code(Outcome(result)) == 1
     runs = box.open_store(sandbox.db_path).campaign_runs()
     assert len(runs) == 1  # the server did act, exactly once
 
 
 def test_a_lost_answer_to_an_upsert_is_retried(sandbox, tmp_path):
     plan = _plan(tmp_path, sandbox, SYNC_THEN_REQUEST)
-    result = app.execute(plan, Scripted({1: ("after", None)}), ExecOptions(policy=FAST))
+    result = _execute(plan, Scripted({1: ("after", None)}), ExecOptions(policy=FAST))
     assert result.steps[0].calls[0].attempts == 2
     assert [s.status for s in result.steps] == ["ok", "ok", "ok"]
     assert len(box.open_store(sandbox.db_path).leads()) == 1  # the retry updated, not duplicated
@@ -177,7 +200,7 @@ def test_a_lost_answer_to_an_upsert_is_retried(sandbox, tmp_path):
 
 def test_continue_on_ambiguous_runs_the_rest(sandbox, tmp_path):
     plan = _plan(tmp_path, sandbox, SYNC_THEN_REQUEST)
-    result = app.execute(plan, Scripted({2: ("after", None)}),
+    result = _execute(plan, Scripted({2: ("after", None)}),
                          ExecOptions(policy=FAST, continue_on_ambiguous=True))
     assert [s.status for s in result.steps] == ["ok", "ambiguous", "ok"]
 
@@ -196,7 +219,7 @@ def test_concurrency_runs_a_steps_calls_in_parallel_and_keeps_outputs_in_order(s
               campaignId: 1001
               leadList: [{{keyType: IDNUM, keyValue: "${{steps.import.leadIds[899]}}"}}]
         """)
-    result = app.execute(plan, HttpTransport(), ExecOptions(concurrency=3))
+    result = _execute(plan, HttpTransport(), ExecOptions(concurrency=3))
     assert [len(s.calls) for s in result.steps] == [3, 1]
     store = box.open_store(sandbox.db_path)
     last = next(lead for lead in store.leads() if lead["email"] == "c899@example.com")
@@ -213,9 +236,8 @@ def test_selection_and_canary_limit(sandbox, tmp_path):
             loop: [x1@example.com, x2@example.com, x3@example.com]
             syncLead: {leadRecord: {Email: "${item}"}}
         """
-    plan = _plan(tmp_path, sandbox, plan_text)
-    result = app.execute(plan, HttpTransport(), ExecOptions(selection=Selection(
-        only=frozenset({"b"}), limit_items=2)))
+    plan = _plan(tmp_path, sandbox, plan_text, Selection(only=frozenset({"b"}), limit_items=2))
+    result = _execute(plan, HttpTransport(), ExecOptions())
     assert [s.status for s in result.steps] == ["skipped", "ok"]
     assert len(result.steps[1].calls) == 2
     assert len(box.open_store(sandbox.db_path).leads()) == 2
@@ -233,10 +255,10 @@ def test_an_interrupted_run_finishes_the_call_in_flight_and_says_so(sandbox, tmp
     def observe(step, call):
         stop.set()  # "Ctrl-C" right after the first call
 
-    result = app.execute(plan, HttpTransport(), ExecOptions(), observe=observe, stop=stop)
+    result = _execute(plan, HttpTransport(), ExecOptions(), observe=observe, stop=stop)
     assert result.interrupted and result.status == "interrupted"
     assert len(result.steps[0].calls) == 1 and result.steps[0].calls[0].status == "ok"
-    assert session.exit_code(result) == 130
+    assert exit_code(Outcome(result)) == 130
 
 
 def test_resume_skips_finished_calls_and_holds_back_ambiguous_ones(sandbox, tmp_path):
@@ -245,19 +267,19 @@ def test_resume_skips_finished_calls_and_holds_back_ambiguous_ones(sandbox, tmp_
     j = journal.Journal(path, plan.redactor)
     j.write({"type": "run", "format": journal.FORMAT, "run_id": "r1", "request": {},
              "hashes": {}})
-    first = app.execute(plan, Scripted({2: ("after", None)}), ExecOptions(policy=FAST),
+    first = _execute(plan, Scripted({2: ("after", None)}), ExecOptions(policy=FAST),
                         run_journal=j)
     j.close()
     assert first.steps[1].status == "ambiguous"
     past = journal.read(path.parent)
     assert set(past.done) == {"sync"} and set(past.ambiguous) == {"request/batch-1"}
 
-    again = app.execute(plan, Scripted({}), ExecOptions(), past=past)
+    again = _execute(plan, Scripted({}), ExecOptions(), past=past)
     assert again.steps[0].calls[0].resumed and again.steps[0].status == "ok"
     assert again.steps[1].status == "ambiguous" and again.steps[1].calls[0].resumed
     assert len(box.open_store(sandbox.db_path).campaign_runs()) == 1  # not resent
 
-    accepted = app.execute(plan, Scripted({}), ExecOptions(accept_ambiguous=True), past=past)
+    accepted = _execute(plan, Scripted({}), ExecOptions(accept_ambiguous=True), past=past)
     assert [s.status for s in accepted.steps] == ["ok", "ok", "ok"]
     assert len(box.open_store(sandbox.db_path).campaign_runs()) == 2  # resent on request
 
@@ -275,9 +297,8 @@ def test_a_call_in_flight_when_the_process_died_is_ambiguous_on_resume(tmp_path)
 def test_the_journal_never_holds_the_key_or_a_signature(sandbox, tmp_path):
     plan = _plan(tmp_path, sandbox, SYNC_THEN_REQUEST)
     j = journal.Journal(tmp_path / "j.jsonl", plan.redactor)
-    plan.redactor.add(sandbox.encryption_key)
     transport = Scripted({1: ("fault", 20016)})
-    app.execute(plan, transport, ExecOptions(policy=FAST), run_journal=j)
+    _execute(plan, transport, ExecOptions(policy=FAST), run_journal=j)
     j.close()
     text = (tmp_path / "j.jsonl").read_text()
     assert sandbox.encryption_key not in text
@@ -302,7 +323,7 @@ def test_a_run_time_value_that_breaks_a_call_fails_that_step_and_stops(sandbox, 
           - id: after
             getLead: {leadKey: {keyType: EMAIL, keyValue: rt@example.com}}
         """)
-    result = app.execute(plan, HttpTransport(), ExecOptions())
+    result = _execute(plan, HttpTransport(), ExecOptions())
     assert [s.status for s in result.steps] == ["ok", "skipped", "ok", "failed", "skipped"]
     assert "returned no such value" in (result.steps[3].failure.fault_message or "")
     assert box.open_store(sandbox.db_path).campaign_runs() == []

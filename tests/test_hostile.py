@@ -23,6 +23,7 @@ import pytest
 
 from runner.errors import ResponseError, TransportError
 from runner.model import HttpReply
+from runner.operations import REGISTRY
 from runner.soap import response
 from runner.transport import MAX_REPLY_BYTES, HttpTransport, Timeouts
 from tests.test_transport import SOAP_OK, XML, Handler, LocalServer, Reply, send, stream
@@ -284,7 +285,7 @@ def test_a_reply_that_drips_for_ever_ends_at_the_total_timeout(chunked: bool) ->
 def test_the_parser_refuses_dtds_and_element_floods(body: bytes, message: str) -> None:
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with pytest.raises(ResponseError, match=message):
-        response.read("getLead", "successGetLead", HttpReply(200, XML, body))
+        response.read(REGISTRY["getLead"].soap.read, "successGetLead", HttpReply(200, XML, body))
     rss_growth = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) * 1024
     assert rss_growth < 96 * MIB, f"peak RSS grew {rss_growth / MIB:.1f} MiB"
 
@@ -305,9 +306,9 @@ def test_status_and_content_type_decide_the_error(status: int, content_type: str
                                                   message: str) -> None:
     reply = HttpReply(status, content_type, body)
     if error is None:
-        assert response.read("getLead", "successGetLead", reply)["leadId"] == 7
+        assert response.read(REGISTRY["getLead"].soap.read, "successGetLead", reply)["leadId"] == 7
         return
     with pytest.raises(error, match=message) as info:
-        response.read("getLead", "successGetLead", reply)
+        response.read(REGISTRY["getLead"].soap.read, "successGetLead", reply)
     if isinstance(info.value, TransportError):
         assert (info.value.sent, info.value.http_status) == (True, status)

@@ -27,11 +27,13 @@ from typing import Any
 
 import pytest
 
-from runner import app
 from runner import sandbox as box
 from runner.data import MAX_COLUMNS, MAX_RECORD_CHARS
-from runner.executor import ExecOptions
+from runner.executor import execute
+from runner.options import RunOptions, Sending
+from runner.prepare import prepare
 from runner.secrets import Secret
+from runner.target import Target
 from runner.transport import HttpTransport
 from tests.conftest import ROOT, TARGET_YAML
 
@@ -516,10 +518,9 @@ def test_a_data_file_that_changes_after_validation_fails_its_step_cleanly(
         change: Callable[[Path], None], message: str, sandbox: Any, tmp_path: Path) -> None:
     (tmp_path / "leads.csv").write_text("Email\na@example.com\nb@example.com\n")
     (tmp_path / "p.yml").write_text("version: 1\n" + CHANGED)
-    plan = app.prepare(app.RunOptions(playbook=tmp_path / "p.yml",
-                                      wsdl=str(ROOT / "schemas" / "mktows.wsdl"), env={},
-                                      secrets={}, need_target=False))
-    plan.target = app.Target(sandbox.endpoint, sandbox.user_id, Secret(sandbox.encryption_key))
+    plan = prepare(RunOptions(playbook=tmp_path / "p.yml",
+                              wsdl=str(ROOT / "schemas" / "mktows.wsdl"), sandbox=True))
+    target = Target(sandbox.endpoint, sandbox.user_id, Secret(sandbox.encryption_key))
     changed = threading.Event()
 
     def observe(step: Any, call: Any) -> None:
@@ -527,7 +528,8 @@ def test_a_data_file_that_changes_after_validation_fails_its_step_cleanly(
             changed.set()
             change(tmp_path / "leads.csv")
 
-    result = app.execute(plan, HttpTransport(), ExecOptions(), observe=observe)
+    result = execute(plan, target, HttpTransport(), Sending(), observe=observe,
+                     redactor=plan.redactor.with_values(target.encryption_key))
     steps = {s.id: s for s in result.steps}
     assert changed.is_set()
     assert steps["first"].status == "ok"

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from runner.errors import UsageError
 from runner.model import CALL_STATUSES, CallResult, Retry, RunResult, StepResult
-from runner.operations import OPERATIONS
+from runner.operations import NAMES as OPERATIONS
 from runner.report import github, json_writer, junit_writer, markdown_writer, rerender, write_all
 from runner.secrets import Redactor
 from tests.conftest import ROOT

@@ -5,6 +5,7 @@ import pytest
 
 from runner.errors import ResponseError, SoapFaultError
 from runner.model import HttpReply
+from runner.operations import REGISTRY
 from runner.soap.response import read
 
 ENV = ('<?xml version="1.0" encoding="UTF-8"?><SOAP-ENV:Envelope '
@@ -24,7 +25,7 @@ def test_fault_code_comes_from_the_service_exception_detail():
              "mktServiceException</name><message>Authentication failed (20014)</message>"
              "<code>20014</code></ns1:serviceException></detail></SOAP-ENV:Fault>")
     with pytest.raises(SoapFaultError) as info:
-        read("syncLead", "successSyncLead", _reply(fault, 500))
+        read(REGISTRY["syncLead"].soap.read, "successSyncLead", _reply(fault, 500))
     assert (info.value.code, info.value.message) == (20014, "Authentication failed (20014)")
 
 
@@ -32,7 +33,7 @@ def test_fault_without_detail_falls_back_to_the_faultstring_digits():
     fault = ("<SOAP-ENV:Fault><faultcode>SOAP-ENV:Client</faultcode><faultstring>20103 - "
              "Lead not found</faultstring></SOAP-ENV:Fault>")
     with pytest.raises(SoapFaultError) as info:
-        read("getLead", "successGetLead", _reply(fault, 500))
+        read(REGISTRY["getLead"].soap.read, "successGetLead", _reply(fault, 500))
     assert info.value.code == 20103
 
 
@@ -40,7 +41,7 @@ def test_sync_lead_outputs_are_typed():
     ok = ("<ns1:successSyncLead><result><leadId>1089965</leadId><syncStatus><leadId>1089965"
           "</leadId><status>UPDATED</status><error xsi:nil=\"true\"/></syncStatus>"
           "<leadRecord xsi:nil=\"true\"/></result></ns1:successSyncLead>")
-    assert read("syncLead", "successSyncLead", _reply(ok)) == {
+    assert read(REGISTRY["syncLead"].soap.read, "successSyncLead", _reply(ok)) == {
         "leadId": 1089965, "status": "UPDATED", "error": None, "leadRecord": None}
 
 
@@ -50,7 +51,7 @@ def test_get_lead_returns_count_and_records():
           "<attrName>FirstName</attrName><attrType>string</attrType><attrValue>A</attrValue>"
           "</attribute></leadAttributeList></leadRecord><leadRecord><Id>2</Id>"
           "<Email>a@x.com</Email></leadRecord></leadRecordList></result></ns1:successGetLead>")
-    out = read("getLead", "successGetLead", _reply(ok))
+    out = read(REGISTRY["getLead"].soap.read, "successGetLead", _reply(ok))
     assert out["count"] == 2 and out["leadId"] == 1
     assert out["leadRecordList"][0]["leadAttributeList"] == {"FirstName": "A"}
 
@@ -63,4 +64,4 @@ def test_get_lead_returns_count_and_records():
 ])
 def test_unacceptable_replies_are_response_errors(body):
     with pytest.raises(ResponseError):
-        read("syncLead", "successSyncLead", HttpReply(200, "text/xml", body))
+        read(REGISTRY["syncLead"].soap.read, "successSyncLead", HttpReply(200, "text/xml", body))

@@ -20,6 +20,7 @@ import pytest
 from runner import retry
 from runner.errors import ResponseError, RestError, TransportError
 from runner.model import HttpReply
+from runner.operations import REGISTRY
 from runner.rest import RestSession, RestTarget
 from runner.rest.client import MAX_URI
 from runner.sandbox import FaultPlan, SandboxInfo, open_store
@@ -155,7 +156,7 @@ def test_a_response_level_error_is_a_rest_error_with_marketos_code_as_int(tmp_pa
         with pytest.raises(RestError) as caught:
             api.get("/v1/campaigns/999.json")
     assert (caught.value.code, caught.value.http_status) == (1013, 200)
-    assert retry.decide(caught.value, "requestCampaign") == retry.FAIL
+    assert retry.decide(caught.value, REGISTRY["requestCampaign"].idempotent) == retry.FAIL
 
 
 @pytest.mark.parametrize(("kind", "code", "action"), [
@@ -172,7 +173,7 @@ def test_rate_and_concurrency_limits_back_off_even_for_a_campaign_call(tmp_path,
                 {"keyType": "IDNUM", "keyValue": 1}]})
         assert rest.runs() == []
     assert caught.value.code == code
-    assert retry.decide(caught.value, "requestCampaign") == action
+    assert retry.decide(caught.value, REGISTRY["requestCampaign"].idempotent) == action
 
 
 def test_the_daily_quota_stops_cleanly_and_is_never_retried(tmp_path):
@@ -182,7 +183,7 @@ def test_the_daily_quota_stops_cleanly_and_is_never_retried(tmp_path):
         with pytest.raises(RestError) as caught:
             api.get("/v1/leads/partitions.json")
     assert caught.value.code == 607
-    assert retry.decide(caught.value, "syncLead") == retry.FAIL
+    assert retry.decide(caught.value, REGISTRY["syncLead"].idempotent) == retry.FAIL
 
 
 @pytest.mark.parametrize(("code", "action"), [
@@ -193,7 +194,7 @@ def test_the_daily_quota_stops_cleanly_and_is_never_retried(tmp_path):
 ])
 def test_rest_codes_retry_as_issue_15_classes_them(code, action):
     for operation in ("syncLead", "requestCampaign", "scheduleCampaign", "getLead"):
-        assert retry.decide(RestError(code, "x"), operation) == action
+        assert retry.decide(RestError(code, "x"), REGISTRY[operation].idempotent) == action
 
 
 def test_a_bare_500_backs_off_and_nothing_was_run(tmp_path):
@@ -205,7 +206,7 @@ def test_a_bare_500_backs_off_and_nothing_was_run(tmp_path):
                 {"keyType": "IDNUM", "keyValue": 1}]})
         assert rest.runs() == []
     assert caught.value.http_status == 500
-    assert retry.decide(caught.value, "requestCampaign") == retry.BACKOFF
+    assert retry.decide(caught.value, REGISTRY["requestCampaign"].idempotent) == retry.BACKOFF
 
 
 def test_a_gateways_502_after_a_trigger_is_ambiguous_but_an_upsert_retries(tmp_path):
@@ -225,7 +226,7 @@ def test_a_gateways_502_after_a_trigger_is_ambiguous_but_an_upsert_retries(tmp_p
                 api.send(operation, params)
             errors.append((operation, caught.value))
     assert [(e.http_status, e.sent) for _, e in errors] == [(502, True), (502, True)]
-    assert [retry.decide(e, op) for op, e in errors] == [retry.AMBIGUOUS, retry.BACKOFF]
+    assert [retry.decide(e, REGISTRY[op].idempotent) for op, e in errors] == [retry.AMBIGUOUS, retry.BACKOFF]
 
 
 def test_a_dropped_answer_to_a_trigger_is_ambiguous_and_the_run_happened(tmp_path):
@@ -236,7 +237,7 @@ def test_a_dropped_answer_to_a_trigger_is_ambiguous_and_the_run_happened(tmp_pat
                 {"keyType": "IDNUM", "keyValue": 1}]})
         assert len(rest.runs()) == 1  # Marketo acted: resending would run it twice
     assert caught.value.sent
-    assert retry.decide(caught.value, "requestCampaign") == retry.AMBIGUOUS
+    assert retry.decide(caught.value, REGISTRY["requestCampaign"].idempotent) == retry.AMBIGUOUS
 
 
 def test_a_lookup_that_fails_before_the_trigger_is_no_ambiguity(tmp_path):
@@ -248,7 +249,7 @@ def test_a_lookup_that_fails_before_the_trigger_is_no_ambiguity(tmp_path):
                 "leadList": [{"keyType": "IDNUM", "keyValue": 1}]})
         assert rest.runs() == []
     assert not caught.value.sent and "not requested" in str(caught.value)
-    assert retry.decide(caught.value, "requestCampaign") == retry.BACKOFF
+    assert retry.decide(caught.value, REGISTRY["requestCampaign"].idempotent) == retry.BACKOFF
 
 
 def test_a_200_that_is_not_json_is_a_response_error(tmp_path):

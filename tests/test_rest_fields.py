@@ -10,6 +10,7 @@ import pytest
 
 from runner import retry
 from runner.errors import RestError
+from runner.operations import REGISTRY
 from runner.rest.fields import FieldMap, RestFieldError, fallback
 from tests.test_rest_client import Recording, count, rest_box, session
 
@@ -54,7 +55,7 @@ def test_a_field_rest_cannot_write_is_refused_by_name_before_anything_is_sent(tm
         assert count(rest.info, SYNC) == 0  # not even the first, valid record
     assert all(w in caught.value.message for w in words)
     assert isinstance(caught.value, RestError) and caught.value.code is None
-    assert retry.decide(caught.value, "syncMultipleLeads") == retry.FAIL
+    assert retry.decide(caught.value, REGISTRY["syncMultipleLeads"].idempotent) == retry.FAIL
 
 
 def test_a_read_only_field_can_still_be_read(tmp_path):

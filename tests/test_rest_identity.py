@@ -15,6 +15,7 @@ import pytest
 from runner import retry
 from runner import sandbox as box
 from runner.errors import RestError, TransportError
+from runner.operations import REGISTRY
 from runner.rest import PACED, CredentialError, RestSession
 from runner.rest.client import MAX_REPLAYS
 from runner.rest.identity import Identity
@@ -122,7 +123,7 @@ def test_replays_are_bounded_and_an_unexecuted_trigger_is_never_run(tmp_path):
         assert count(rest.info, "rest.triggerCampaign") == MAX_REPLAYS + 1
         assert api.identity.requests == MAX_REPLAYS + 1
     assert caught.value.code == 602
-    assert retry.decide(caught.value, "requestCampaign") == retry.RESIGN
+    assert retry.decide(caught.value, REGISTRY["requestCampaign"].idempotent) == retry.RESIGN
 
 
 def _all_text(exc: BaseException) -> str:
@@ -147,7 +148,7 @@ def test_identitys_401_names_the_client_id_and_never_the_secret(tmp_path, client
     assert client_id in caught.value.message and said in caught.value.message
     assert secret not in text and "secret-one" not in text
     assert caught.value.http_status == 401 and caught.value.code is None
-    assert retry.decide(caught.value, "getLead") == retry.FAIL
+    assert retry.decide(caught.value, REGISTRY["getLead"].idempotent) == retry.FAIL
     assert "secret-one" not in repr(t)
 
 
@@ -161,7 +162,7 @@ def test_a_token_request_that_cannot_connect_acted_on_nothing_and_shows_no_secre
             {"keyType": "IDNUM", "keyValue": 1}]})
     assert not caught.value.sent
     assert t.client_secret not in _all_text(caught.value)
-    assert retry.decide(caught.value, "requestCampaign") == retry.BACKOFF
+    assert retry.decide(caught.value, REGISTRY["requestCampaign"].idempotent) == retry.BACKOFF
 
 
 class CountingPacer:

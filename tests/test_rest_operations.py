@@ -14,6 +14,7 @@ import pytest
 from runner import operations, retry
 from runner.errors import RestError, SoapFaultError
 from runner.model import HttpReply
+from runner.operations import REGISTRY
 from runner.operations.spec import RestSettings
 from runner.sandbox import open_store
 from runner.soap.response import fault
@@ -141,7 +142,7 @@ def test_a_workspace_goes_as_its_mapped_partition(tmp_path):
             session(rest.info, partitions={"Americas": "AMER"}).send("syncLead", params)
         out = session(rest.info, partitions={"Europe": "EMEA"}).send("syncLead", params)
         assert rest.soap.lead(out["leadId"])["partition"] == "EMEA"
-    assert retry.decide(caught.value, "syncLead") == retry.FAIL
+    assert retry.decide(caught.value, REGISTRY["syncLead"].idempotent) == retry.FAIL
 
 
 # -- getLead ------------------------------------------------------------------------------------
@@ -171,7 +172,8 @@ def test_get_lead_not_found_fails_the_call_as_soaps_20103_does(tmp_path):
     soap_fault = fault(body_element(reply), status)
     assert isinstance(soap_fault, SoapFaultError) and soap_fault.code == 20103
     assert caught.value.message == "No lead found with EMAIL = nobody@example.com"
-    assert retry.decide(caught.value, "getLead") == retry.decide(soap_fault, "getLead") == (
+    idempotent = REGISTRY["getLead"].idempotent
+    assert retry.decide(caught.value, idempotent) == retry.decide(soap_fault, idempotent) == (
         retry.FAIL)
 
 
@@ -232,7 +234,7 @@ def test_request_campaign_whose_keys_match_nobody_requests_nothing(tmp_path):
             session(rest.info).send("requestCampaign", {"campaignId": 1, "leadList": [
                 {"keyType": "EMAIL", "keyValue": "nobody@example.com"}]})
         assert count(rest.info, "rest.triggerCampaign") == 0
-    assert retry.decide(caught.value, "requestCampaign") == retry.FAIL
+    assert retry.decide(caught.value, REGISTRY["requestCampaign"].idempotent) == retry.FAIL
 
 
 def test_a_campaign_name_that_is_not_there_suggests_the_programs_campaigns(tmp_path):
@@ -295,7 +297,7 @@ def test_schedule_campaign_refuses_before_sending_what_marketo_would_refuse(tmp_
             api.send("scheduleCampaign", {**base, "cloneToProgramName": "Copy 2"})
         assert count(rest.info, "rest.scheduleCampaign") == 1
     assert too_far.value.code == 1042 and clones.value.code == 1020
-    assert retry.decide(clones.value, "scheduleCampaign") == retry.FAIL
+    assert retry.decide(clones.value, REGISTRY["scheduleCampaign"].idempotent) == retry.FAIL
 
 
 # -- getCampaignsForSource --------------------------------------------------------------------------

@@ -33,6 +33,7 @@ import pytest
 from runner import journal
 from runner import sandbox as box
 from runner.errors import SoapFaultError, TransportError
+from runner.operations import REGISTRY
 from runner.retry import AMBIGUOUS, BACKOFF, decide
 from runner.sandbox.config import FaultPlan, SandboxConfig
 from runner.sandbox.injection import draw
@@ -235,7 +236,7 @@ DROP_SCHEDULE = SandboxConfig(faults=FaultPlan(drop_after=1.0,
 ])
 def test_a_torn_tail_is_reported_and_cut_before_the_resume_appends(run_cli, tmp_path, shape,
                                                                    kept):
-    with box.running(tmp_path / "box.db", config=DROP_SCHEDULE) as info:
+    with box.running(tmp_path / "box.db", config=DROP_SCHEDULE, strict=True) as info:
         run_dir, head, outcome = _interrupted_journal(run_cli, tmp_path, info)
         tail = {"half a record": outcome[:len(outcome) // 2],
                 "the record without its newline": outcome.rstrip(b"\n"),
@@ -273,7 +274,7 @@ def test_a_torn_tail_is_reported_and_cut_before_the_resume_appends(run_cli, tmp_
 ])
 def test_a_damaged_record_in_the_middle_refuses_the_resume_naming_file_and_line(
         run_cli, tmp_path, damage, message):
-    with box.running(tmp_path / "box.db") as info:
+    with box.running(tmp_path / "box.db", strict=True) as info:
         assert run_cli(str(WELCOME), env=target_env(info)).code == 0
         run_dir = _run_dir(tmp_path)
         path = run_dir / "journal.jsonl"
@@ -328,7 +329,7 @@ def test_the_journal_masks_secrets_before_encoding(tmp_path):
 
 def test_a_live_run_and_a_second_resume_are_refused_naming_the_pid(run_cli, spawn, tmp_path):
     emails = _book(tmp_path, 1000)  # 4 upserts, then 10 campaign calls of 0.5 s each
-    with box.running(tmp_path / "box.db", config=_slow_campaigns(0.5)) as info:
+    with box.running(tmp_path / "box.db", config=_slow_campaigns(0.5), strict=True) as info:
         env = target_env(info)
         first = spawn(tmp_path, env, "book.yml")
         _wait(_journaled(tmp_path, "welcome", 2), "two campaign calls")
@@ -385,7 +386,7 @@ def _fail_journal(monkeypatch: pytest.MonkeyPatch, match: bytes, how: str) -> No
 def test_a_full_disk_under_the_journal_is_reported_and_a_resume_repeats_nothing(
         run_cli, tmp_path, monkeypatch, match, how, sent):
     emails = _book(tmp_path, 450)  # 2 upserts, then 5 campaign calls
-    with box.running(tmp_path / "box.db") as info, monkeypatch.context() as m:
+    with box.running(tmp_path / "box.db", strict=True) as info, monkeypatch.context() as m:
         env = target_env(info)
         _fail_journal(m, match, how)
         res = run_cli("book.yml", "--junit", "junit.xml", env=env)
@@ -444,7 +445,7 @@ def test_a_really_full_disk_mid_run_is_reported_and_a_resume_repeats_nothing(run
     emails = _book(src, 3000)  # each upsert's outcome is ~10 KB of journal: 64 KiB fills up
     spare = tmp_path / "spare"
     spare.mkdir()
-    with box.running(tmp_path / "box.db") as info:
+    with box.running(tmp_path / "box.db", strict=True) as info:
         env = {**os.environ, **target_env(info), "TMPDIR": str(spare)}
         run = subprocess.run([*CLI, str(src / "book.yml")], cwd=where, env=env,
                              capture_output=True, text=True, timeout=120)
@@ -468,7 +469,7 @@ def test_a_really_full_disk_mid_run_is_reported_and_a_resume_repeats_nothing(run
 def test_a_failing_fsync_stops_the_run_before_the_next_campaign_call(run_cli, tmp_path,
                                                                       monkeypatch):
     emails = _book(tmp_path, 150)
-    with box.running(tmp_path / "box.db") as info, monkeypatch.context() as m:
+    with box.running(tmp_path / "box.db", strict=True) as info, monkeypatch.context() as m:
         env = target_env(info)
         real = os.fdatasync
         calls = {"n": 0}
@@ -505,7 +506,7 @@ def _full(monkeypatch: pytest.MonkeyPatch, full: Callable[[Path], bool]) -> None
 def test_a_full_disk_under_a_report_falls_back_to_the_run_folder_and_says_so(run_cli, tmp_path,
                                                                            monkeypatch):
     out = tmp_path / "out"
-    with box.running(tmp_path / "box.db") as info:
+    with box.running(tmp_path / "box.db", strict=True) as info:
         with monkeypatch.context() as m:
             _full(m, lambda dst: dst.parent == out)
             res = run_cli(str(WELCOME), "--report", "out/results.json", "--junit",
@@ -527,7 +528,7 @@ def test_a_full_disk_under_a_report_falls_back_to_the_run_folder_and_says_so(run
 def test_when_the_run_folder_is_full_too_the_reports_go_to_the_temporary_folder(
         run_cli, tmp_path, monkeypatch):
     spare = tmp_path / "spare"
-    with box.running(tmp_path / "box.db") as info, monkeypatch.context() as m:
+    with box.running(tmp_path / "box.db", strict=True) as info, monkeypatch.context() as m:
         _full(m, lambda dst: spare not in dst.parents)
         m.setattr("tempfile.tempdir", str(spare))
         res = run_cli(str(WELCOME), env=target_env(info))
@@ -555,7 +556,7 @@ def test_an_unusable_report_path_is_exit_2_before_anything_is_sent(run_cli, tmp_
     (tmp_path / "taken").write_text("a file\n")
     (tmp_path / "folder").mkdir()
     (tmp_path / "results.json").write_text('{"stale": true}\n')
-    with box.running(tmp_path / "box.db") as info:
+    with box.running(tmp_path / "box.db", strict=True) as info:
         res = run_cli(str(WELCOME), *args, env=target_env(info))
         sent = box.open_store(info.db_path).request_count()
     assert res.code == 2, res.err
@@ -578,7 +579,7 @@ def test_a_read_only_report_folder_is_exit_2_before_anything_is_sent(run_cli, tm
             raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
         return real(path, flags, *args, **kw)
 
-    with box.running(tmp_path / "box.db") as info:
+    with box.running(tmp_path / "box.db", strict=True) as info:
         monkeypatch.setattr(os, "open", open_)
         res = run_cli(str(WELCOME), "--report", "ro/results.json", env=target_env(info))
         monkeypatch.undo()
@@ -596,7 +597,7 @@ def test_a_folder_without_write_permission_is_exit_2_before_anything_is_sent(run
     locked.mkdir()
     locked.chmod(0o555)
     try:
-        with box.running(tmp_path / "box.db") as info:
+        with box.running(tmp_path / "box.db", strict=True) as info:
             res = run_cli(str(WELCOME), "--junit", "locked/junit.xml", env=target_env(info))
             sent = box.open_store(info.db_path).request_count()
     finally:
@@ -622,7 +623,7 @@ def test_plan_checks_its_output_paths_before_writing_anything(run_cli, tmp_path,
 
 
 def test_a_resume_is_not_doomed_by_a_stored_report_path_that_broke(run_cli, tmp_path):
-    with box.running(tmp_path / "box.db", config=DROP_SCHEDULE) as info:
+    with box.running(tmp_path / "box.db", config=DROP_SCHEDULE, strict=True) as info:
         env = target_env(info)
         assert run_cli(str(WELCOME), "--report", "out/r.json", env=env).code == 1
         run_dir = _run_dir(tmp_path)
@@ -644,7 +645,7 @@ def test_a_resume_is_not_doomed_by_a_stored_report_path_that_broke(run_cli, tmp_
 def test_a_kill_at_concurrency_4_leaves_at_most_the_calls_in_flight_in_doubt(run_cli, spawn,
                                                                              tmp_path):
     emails = _book(tmp_path, 3000)  # 10 upserts, then 30 campaign calls of 0.4 s, 4 at a time
-    with box.running(tmp_path / "box.db", config=_slow_campaigns(0.4)) as info:
+    with box.running(tmp_path / "box.db", config=_slow_campaigns(0.4), strict=True) as info:
         env = target_env(info)
         run = spawn(tmp_path, env, "book.yml", "--concurrency", "4")
         _wait(_journaled(tmp_path, "welcome", 8), "eight campaign outcomes")
@@ -675,7 +676,7 @@ def test_a_kill_at_concurrency_4_leaves_at_most_the_calls_in_flight_in_doubt(run
 def test_ctrl_c_finishes_the_calls_in_flight_and_reports_the_step_interrupted(run_cli, spawn,
                                                                              tmp_path):
     emails = _book(tmp_path, 2000)
-    with box.running(tmp_path / "box.db", config=_slow_campaigns(0.3)) as info:
+    with box.running(tmp_path / "box.db", config=_slow_campaigns(0.3), strict=True) as info:
         env = target_env(info)
         run = spawn(tmp_path, env, "book.yml", "--concurrency", "2")
         _wait(_journaled(tmp_path, "welcome", 2), "two campaign outcomes")
@@ -705,7 +706,7 @@ def test_ctrl_c_finishes_the_calls_in_flight_and_reports_the_step_interrupted(ru
 def test_a_second_ctrl_c_stops_at_once_and_still_writes_this_runs_report(run_cli, spawn, tmp_path):
     emails = _book(tmp_path, 800)  # 3 upserts, then 8 campaign calls of 5 s, 4 at a time
     (tmp_path / "results.json").write_text('{"stale": "a previous run"}\n')
-    with box.running(tmp_path / "box.db", config=_slow_campaigns(5.0)) as info:
+    with box.running(tmp_path / "box.db", config=_slow_campaigns(5.0), strict=True) as info:
         env = target_env(info)
         run = spawn(tmp_path, env, "book.yml", "--concurrency", "4")
         _wait(_journaled(tmp_path, "welcome", 4, kind="send"), "four campaign calls in flight")
@@ -737,7 +738,7 @@ def test_the_deadline_bounds_the_run_and_ends_it_interrupted_with_exit_1(run_cli
     emails = _book(tmp_path, 600)  # 2 upserts, then 6 campaign calls of 1 s: 6 s at the least
     stopped_at = re.compile(r"stopped at the run deadline \(2s\): (\d+) of (\d+) calls made, "
                             r"(\d+) not sent")
-    with box.running(tmp_path / "box.db", config=_slow_campaigns(1.0)) as info:
+    with box.running(tmp_path / "box.db", config=_slow_campaigns(1.0), strict=True) as info:
         env = target_env(info)
         res = run_cli("book.yml", "--deadline", "2s", env=env)
         report = _report(tmp_path / "results.json")
@@ -826,13 +827,13 @@ def test_each_5xx_is_judged_by_whether_the_server_can_have_acted():
     for status, campaign in ((500, BACKOFF), (503, BACKOFF), (502, AMBIGUOUS),
                              (504, AMBIGUOUS), (520, AMBIGUOUS), (524, AMBIGUOUS)):
         error = TransportError(f"HTTP {status}", sent=True, http_status=status)
-        assert decide(error, "requestCampaign") == campaign
-        assert decide(error, "scheduleCampaign") == campaign
-        assert decide(error, "syncMultipleLeads") == BACKOFF  # an upsert: safe to resend
-    assert decide(SoapFaultError(10001, "internal"), "requestCampaign") == AMBIGUOUS
-    assert decide(SoapFaultError(20011, "internal"), "scheduleCampaign") == AMBIGUOUS
-    assert decide(SoapFaultError(10001, "internal"), "syncLead") == BACKOFF
-    assert decide(SoapFaultError(20023, "rate"), "requestCampaign") == BACKOFF
+        assert decide(error, REGISTRY["requestCampaign"].idempotent) == campaign
+        assert decide(error, REGISTRY["scheduleCampaign"].idempotent) == campaign
+        assert decide(error, REGISTRY["syncMultipleLeads"].idempotent) == BACKOFF  # an upsert: safe to resend
+    assert decide(SoapFaultError(10001, "internal"), REGISTRY["requestCampaign"].idempotent) == AMBIGUOUS
+    assert decide(SoapFaultError(20011, "internal"), REGISTRY["scheduleCampaign"].idempotent) == AMBIGUOUS
+    assert decide(SoapFaultError(10001, "internal"), REGISTRY["syncLead"].idempotent) == BACKOFF
+    assert decide(SoapFaultError(20023, "rate"), REGISTRY["requestCampaign"].idempotent) == BACKOFF
 
 
 # -- minor: a retried success, timestamps, run ids --------------------------------------------

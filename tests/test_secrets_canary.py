@@ -182,7 +182,7 @@ def test_hostile_secrets_leave_no_trace_in_a_run_its_plan_envelopes_and_resume(
     (tmp_path / "hostile.yml").write_text(HOSTILE_PLAYBOOK)
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "step-summary.md"))
-    with box.running(tmp_path / "box.db") as info:
+    with box.running(tmp_path / "box.db", strict=True) as info:
         env = {**target_env(info), **CANARIES}
         run = run_cli("hostile.yml", "--junit", "junit.xml", "--markdown", "summary.md", "-v",
                       env=env)
@@ -390,3 +390,15 @@ def test_a_broken_secrets_file_is_reported_without_quoting_what_is_in_it(run_cli
     assert name in res.err
     for part in ("cnry", "SecretFile", "77"):
         assert part not in res.out + res.err, res.err
+
+
+def test_a_message_clipped_inside_a_secret_does_not_show_its_first_part():
+    from runner.secrets import Redactor
+
+    redact = Redactor(["cnry-Clipped-5a6b7c8d"])
+    for clipped in ("fault 20014: bad value cnry-Clipped-5a...",  # response._clip
+                    "connection reset while sending cnry-Clipped-5a6"):  # retry.reason's [:120]
+        shown = redact(clipped)
+        assert "cnry" not in shown and "Clipped" not in shown, shown
+        assert shown.startswith(clipped[:20])
+    assert redact("nothing secret here...") == "nothing secret here..."

@@ -34,20 +34,3 @@ def get(name: str) -> Operation:
     """The operation's record; KeyError for a name the registry does not hold (a bug: the
     schema admits only registered names)."""
     return REGISTRY[name]
-
-
-# -- transitional views, removed once every caller asks the registry ----------------------------
-from typing import Any  # noqa: E402
-
-from runner.operations.shapes import is_token_name, token_name  # noqa: E402,F401
-
-OPERATIONS = NAMES
-NON_IDEMPOTENT = frozenset(n for n, op in REGISTRY.items() if not op.idempotent)
-OUTPUTS = {n: dict(op.outputs) for n, op in REGISTRY.items()}
-BATCHING = {n: (op.batching.field, op.batching.size) for n, op in REGISTRY.items()
-            if op.batching is not None}
-
-
-def to_wsdl(operation: str, params: dict[str, Any]) -> dict[str, Any]:
-    op = REGISTRY[operation]
-    return op.soap.encode(op.with_defaults(params))

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runner import operations
 from runner.model import Column, Problem
-from runner.operations import OPERATIONS
+from runner.operations.spec import Operation
 from runner.playbook import rules, schema, source
 from runner.playbook.source import Document, PathT, iter_items
 
@@ -45,12 +46,18 @@ class Step:
     children: tuple[Step, ...]
 
     @property
+    def op(self) -> Operation:
+        """The registry's record of this step's operation (a group has none)."""
+        assert self.operation is not None, f"step {self.id} is a group"
+        return operations.get(self.operation)
+
+    @property
     def op_path(self) -> PathT:
         return (*self.path, self.operation) if self.operation else self.path
 
-    def walk(self) -> list[Step]:
+    def with_inner(self) -> list[Step]:
         """This step and every step inside it, in order."""
-        return [self, *(s for c in self.children for s in c.walk())]
+        return [self, *(s for c in self.children for s in c.with_inner())]
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,7 @@ class Playbook:
     doc: Document
 
     def all_steps(self) -> list[Step]:
-        return [s for top in self.steps for s in top.walk()]
+        return [s for top in self.steps for s in top.with_inner()]
 
 
 def _loop(raw: Any, path: PathT) -> Loop | None:
@@ -87,7 +94,7 @@ def _steps(raw: Any, base: PathT, doc: Document) -> tuple[Step, ...]:
         path = (*base, i)
         if not isinstance(step, dict) or not isinstance(step.get("id"), str):
             continue
-        ops = [k for k in OPERATIONS if isinstance(step.get(k), dict)]
+        ops = [k for k in operations.NAMES if isinstance(step.get(k), dict)]
         children = _steps(step.get("steps"), (*path, "steps"), doc)
         if len(ops) + ("steps" in step) != 1:
             continue

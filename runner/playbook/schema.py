@@ -11,7 +11,7 @@ from typing import Any
 
 from runner import jsonschemas
 from runner.model import Problem
-from runner.operations import OPERATIONS
+from runner.operations import NAMES as OPERATIONS
 from runner.playbook.source import Document, PathT, json_path
 from runner.resources import playbook_schema_path
 

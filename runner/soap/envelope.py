@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
-from runner import operations
 from runner.soap.namespaces import MKTOWS, SOAP_ENV, XSI
 from runner.soap.xsd import ServiceSchema
 
@@ -144,14 +143,14 @@ class BodyWriter:
         return (name,)
 
 
-def build(schema: ServiceSchema, operation: str, params: Mapping[str, Any]) -> tuple[
+def build(schema: ServiceSchema, operation: str, content: Mapping[str, Any]) -> tuple[
         Body | None, list[tuple[str, str]]]:
-    """The operation's body from playbook-shaped params, XSD-checked; problems as
-    (dotted playbook sub-path, message)."""
+    """The operation's body from its content, keyed by WSDL names (the operation's
+    SoapEncoding made it), XSD-checked; problems as (dotted sub-path, message)."""
     binding = schema.bindings.get(operation)
     if binding is None:
         return None, [("", f"operation {operation} is not in the WSDL {schema.source}")]
-    body = BodyWriter(schema).write(binding.input_element, operations.to_wsdl(operation, dict(params)))
+    body = BodyWriter(schema).write(binding.input_element, dict(content))
     if body.issues:
         return body, [(i.path, i.message) for i in body.issues]
     return body, [("", f"not valid against {schema.source}: {m}") for m in schema.check_body(body)]
@@ -176,3 +175,13 @@ def context_header(workspace: str) -> str:
 
 def envelope(headers: str, body: str) -> str:
     return _ENVELOPE_OPEN + headers + _BODY_OPEN + body + _ENVELOPE_CLOSE
+
+
+def assemble(body: str, user_id: str, signature: str, timestamp: str,
+             partner_id: str | None = None, workspace: str | None = None) -> str:
+    """A whole request: the authentication header (and the workspace's context header, when
+    the call names one) around a built body. Sending and `plan --envelopes` both use it."""
+    headers = auth_header(user_id, signature, timestamp, partner_id)
+    if workspace:
+        headers += context_header(workspace)
+    return envelope(headers, body)

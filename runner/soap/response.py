@@ -13,6 +13,7 @@ SOAP-ENV/ns1, other stacks write tns. Server-supplied text in messages is clippe
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 from xml.etree.ElementTree import Element
 
@@ -21,48 +22,18 @@ from defusedxml.ElementTree import DefusedXMLParser, ParseError
 
 from runner.errors import ResponseError, SoapFaultError, TransportError
 from runner.model import HttpReply
-from runner.soap.namespaces import SOAP_ENV, XSI
+from runner.soap.elements import child as _child
+from runner.soap.elements import integer as _int
+from runner.soap.elements import local as _local
+from runner.soap.elements import text as _text
+from runner.soap.namespaces import SOAP_ENV
 
-_NIL = f"{{{XSI}}}nil"
 _LEADING_CODE = re.compile(r"^\s*(\d{5})\b")
 _XML_TYPES = ("text/xml", "application/soap+xml")  # SOAP 1.1 replies are text/xml
 # A legitimate 16 MiB reply (the transport's cap) holds ~650k elements; ElementTree spends
 # ~90 bytes on each, so this bounds the tree to ~45 MB whatever the body.
 MAX_ELEMENTS = 500_000
 MAX_MESSAGE = 500  # characters of server text (fault message, tag names) kept in messages
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _child(elem: Element | None, name: str) -> Element | None:
-    if elem is None:
-        return None
-    for c in elem:
-        if _local(c.tag) == name:
-            return c
-    return None
-
-
-def _children(elem: Element | None, name: str) -> list[Element]:
-    return [] if elem is None else [c for c in elem if _local(c.tag) == name]
-
-
-def _text(elem: Element | None) -> str | None:
-    if elem is None or elem.get(_NIL) in ("true", "1"):
-        return None
-    return elem.text or ""
-
-
-def _int(elem: Element | None) -> int | None:
-    value = _text(elem)
-    return int(value) if value not in (None, "") else None
-
-
-def _bool(elem: Element | None) -> bool | None:
-    value = _text(elem)
-    return None if value is None else value.strip() in ("true", "1")
 
 
 def _clip(text: str, limit: int = MAX_MESSAGE) -> str:
@@ -113,88 +84,6 @@ def fault(elem: Element, http_status: int | None) -> SoapFaultError:
     return SoapFaultError(code, _clip(message.strip()), http_status)
 
 
-def lead_record(elem: Element | None) -> dict[str, Any] | None:
-    if elem is None or elem.get(_NIL) in ("true", "1"):
-        return None
-    attrs = {}
-    for a in _children(_child(elem, "leadAttributeList"), "attribute"):
-        name = _text(_child(a, "attrName"))
-        if name:
-            attrs[name] = _text(_child(a, "attrValue"))
-    return {
-        "Id": _int(_child(elem, "Id")),
-        "Email": _text(_child(elem, "Email")),
-        "ForeignSysPersonId": _text(_child(elem, "ForeignSysPersonId")),
-        "ForeignSysType": _text(_child(elem, "ForeignSysType")),
-        "leadAttributeList": attrs,
-    }
-
-
-def _sync_status(elem: Element) -> dict[str, Any]:
-    return {
-        "leadId": _int(_child(elem, "leadId")),
-        "status": _text(_child(elem, "status")),
-        "error": _text(_child(elem, "error")),
-    }
-
-
-def _outputs(operation: str, result: Element) -> dict[str, Any]:
-    if operation == "syncLead":
-        status = _child(result, "syncStatus")
-        return {
-            "leadId": _int(_child(result, "leadId")),
-            "status": _text(_child(status, "status")),
-            "error": _text(_child(status, "error")),
-            "leadRecord": lead_record(_child(result, "leadRecord")),
-        }
-    if operation == "syncMultipleLeads":
-        statuses = [_sync_status(s) for s in
-                    _children(_child(result, "syncStatusList"), "syncStatus")]
-        # leadIds are the leads that exist now: a FAILED record's id is no lead of ours.
-        return {"syncStatusList": statuses,
-                "leadIds": [s["leadId"] for s in statuses if s["status"] != "FAILED"]}
-    if operation in ("requestCampaign", "scheduleCampaign"):
-        return {"success": _bool(_child(result, "success"))}
-    if operation == "getLead":
-        records = [lead_record(r) for r in
-                   _children(_child(result, "leadRecordList"), "leadRecord")]
-        return {
-            "count": _int(_child(result, "count")),
-            "leadRecordList": records,
-            "leadId": records[0]["Id"] if records and records[0] else None,
-        }
-    if operation == "getCampaignsForSource":
-        campaigns = [
-            {"id": _int(_child(c, "id")), "name": _text(_child(c, "name")),
-             "description": _text(_child(c, "description"))}
-            for c in _children(_child(result, "campaignRecordList"), "campaignRecord")
-        ]
-        return {"returnCount": _int(_child(result, "returnCount")),
-                "campaignRecordList": campaigns}
-    raise ResponseError(f"no reader for operation {operation}")
-
-
-MAX_LISTED_FAILURES = 20
-
-
-def failed_records(operation: str, outputs: dict[str, Any]) -> str | None:
-    """A reply that succeeded as a call but failed some of its records: what to say, or None.
-    Marketo answers success with status FAILED per record; that is no success for the user."""
-    if operation == "syncLead":
-        statuses = [outputs]
-    elif operation == "syncMultipleLeads":
-        statuses = outputs.get("syncStatusList") or []
-    else:
-        return None
-    failed = [(i, s) for i, s in enumerate(statuses, 1) if s.get("status") == "FAILED"]
-    if not failed:
-        return None
-    shown = "; ".join(f"record {i}: {s.get('error') or 'no reason given'}"
-                      for i, s in failed[:MAX_LISTED_FAILURES])
-    more = f"; and {len(failed) - MAX_LISTED_FAILURES} more" if len(failed) > MAX_LISTED_FAILURES else ""
-    return f"{len(failed)} of {len(statuses)} record(s) FAILED: {shown}{more}"
-
-
 def _is_xml(content_type: str) -> bool:
     """text/xml or application/soap+xml, any parameters, any case."""
     return content_type.split(";", 1)[0].strip().lower() in _XML_TYPES
@@ -220,8 +109,10 @@ def _first_body_child(reply: HttpReply) -> Element:
     return body_child(parse_xml(reply.body))
 
 
-def read(operation: str, output_element: str, reply: HttpReply) -> dict[str, Any]:
-    """The operation's outputs; SoapFaultError for a Fault (whatever the HTTP status),
+def read(reader: Callable[[Element], dict[str, Any]], output_element: str,
+         reply: HttpReply) -> dict[str, Any]:
+    """The operation's outputs, as its `reader` (its SoapEncoding.read) takes them from the
+    success element's <result>; SoapFaultError for a Fault (whatever the HTTP status),
     TransportError for a 5xx without one, ResponseError for any other unusable reply."""
     try:
         first = _first_body_child(reply)
@@ -244,4 +135,4 @@ def read(operation: str, output_element: str, reply: HttpReply) -> dict[str, Any
     result = _child(first, "result")
     if result is None:
         raise ResponseError(f"{output_element} has no result")
-    return _outputs(operation, result)
+    return reader(result)

@@ -22,6 +22,7 @@ from xml.etree import ElementTree as ET
 import xmlschema
 from xmlschema.extras.wsdl import Wsdl11Document
 
+from runner.errors import WsdlError
 from runner.soap.namespaces import MKTOWS
 
 if TYPE_CHECKING:
@@ -187,8 +188,12 @@ def _build(source: str, data: bytes) -> tuple[dict[str, Any], dict[str, Binding]
 
 @cache
 def load(source: str) -> ServiceSchema:
-    """Load a WSDL (path or URL) once per process, from the pickle cache when it is fresh."""
-    data = _read(source)
+    """Load a WSDL (path or URL) once per process, from the pickle cache when it is fresh;
+    WsdlError when it cannot be read or loaded."""
+    try:
+        data = _read(source)
+    except (OSError, ValueError) as exc:  # (URLError is an OSError)
+        raise WsdlError(f"cannot read the WSDL {source}: {exc}") from None
     digest = hashlib.sha256(data).hexdigest()
     key = f"{digest[:32]}-xs{xmlschema.__version__}-py{sys.version_info[0]}{sys.version_info[1]}"
     cached = _cache_dir() / f"wsdl-{key}-v{_CACHE_FORMAT}.pickle"
@@ -196,7 +201,10 @@ def load(source: str) -> ServiceSchema:
         # Only ever unpickles a file mktows-run wrote into its own cache directory.
         elements, bindings = pickle.loads(cached.read_bytes())
     except (OSError, pickle.PickleError, EOFError, AttributeError, ValueError, TypeError):
-        elements, bindings = _build(source, data)
+        try:
+            elements, bindings = _build(source, data)
+        except (OSError, ValueError, SyntaxError, xmlschema.XMLSchemaException) as exc:
+            raise WsdlError(f"cannot load the WSDL {source}: {exc}") from None
         _store(cached, (elements, bindings))
     return ServiceSchema(source, digest, elements, bindings)
 
