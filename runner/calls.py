@@ -458,6 +458,15 @@ def _pendings(value: Any) -> Iterator[Pending]:
             yield from _pendings(v)
 
 
+def sample_params(call: Call) -> dict[str, Any]:
+    """A call's params in the playbook's vocabulary, run-time values as typed samples and its
+    header params put back (what an API's encoding reads)."""
+    params: dict[str, Any] = _samples(call.params) if call.pending else dict(call.params)
+    if call.workspace is not None:
+        params["targetWorkspace"] = call.workspace
+    return params
+
+
 def _samples(value: Any) -> Any:
     if isinstance(value, Pending):
         return value.sample

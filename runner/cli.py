@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from runner.options import RunOptions
     from runner.prepare import Plan
     from runner.runs import Outcome
-    from runner.target import Target
+    from runner.target import AnyTarget
 
 # The run's redactor, once known: even an internal error's traceback goes through it.
 _ACTIVE_REDACTOR: list[Any] = []
@@ -103,21 +103,22 @@ def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def _check_options(playbook: Path, wsdl: str | None, var: tuple[str, ...],
-                   vars_files: tuple[Path, ...] = (),
-                   secrets_file: Path | None = None) -> RunOptions:
+                   vars_files: tuple[Path, ...] = (), secrets_file: Path | None = None,
+                   api: str | None = None) -> RunOptions:
     """Options of a command that sends nothing (validate, plan): no target is resolved, so
     no credential is needed."""
     from runner.options import RunOptions
 
     return RunOptions(playbook=playbook, wsdl=wsdl or _default_wsdl(), cli_vars=_parse_vars(var),
-                      vars_files=vars_files, secrets_file=secrets_file, sandbox=True)
+                      vars_files=vars_files, secrets_file=secrets_file, sandbox=True, api=api)
 
 
 @contextmanager
-def _target(options: RunOptions, plan: Plan) -> Iterator[Target]:
-    """Where the run sends: the sandbox, started here for the run's length, or the
-    playbook's own target."""
+def _target(options: RunOptions, plan: Plan) -> Iterator[AnyTarget]:
+    """Where the run sends: the sandbox, started here for the run's length (over the plan's
+    API), or the playbook's own target."""
     from runner import sandbox as box
+    from runner.rest.api import RestTarget
     from runner.secrets import Secret
     from runner.target import Target
 
@@ -128,7 +129,13 @@ def _target(options: RunOptions, plan: Plan) -> Iterator[Target]:
     # Strict: the sandbox validates each envelope against its WSDL, so a try-out on it also
     # proves the runner's own requests (the served default forgives, as Marketo did).
     with box.running(options.sandbox_db, strict=True) as info:
-        yield Target(info.endpoint, info.user_id, Secret(info.encryption_key), sandbox=True)
+        if plan.api == "rest":
+            if info.client_id is None or info.client_secret is None:
+                raise UsageError("the sandbox's fixture has no REST client (restClients:)")
+            yield RestTarget(info.rest_endpoint, info.identity_url, info.client_id,
+                             Secret(info.client_secret))
+        else:
+            yield Target(info.endpoint, info.user_id, Secret(info.encryption_key))
 
 
 def exit_code(outcome: Outcome) -> int:
@@ -186,9 +193,16 @@ def _duration(text: str | None, option: str = "--deadline") -> float | None:
     return seconds
 
 
+_api_opt = click.option(
+    "--api", type=click.Choice(["soap", "rest"]),
+    help="The API: with --sandbox, which one to use; for validate/plan, which one to check and "
+         "count for (default: the playbook target's, else soap).")
+
+
 @cli.command()
 @_playbook_arg
 @click.option("--sandbox", is_flag=True, help="Run against the embedded local sandbox.")
+@_api_opt
 @click.option("--sandbox-db", type=click.Path(dir_okay=False, path_type=Path),
               default=DEFAULT_SANDBOX_DB, show_default=True, help="The sandbox's lead database.")
 @_var_opt
@@ -229,7 +243,7 @@ def _duration(text: str | None, option: str = "--deadline") -> float | None:
               help="Start even when the plan needs more calls than one day's quota.")
 @click.option("-q", "--quiet", is_flag=True, help="Only failures and the summary.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print each retry.")
-def run(playbook: Path, sandbox: bool, sandbox_db: Path, var: tuple[str, ...],
+def run(playbook: Path, sandbox: bool, api: str | None, sandbox_db: Path, var: tuple[str, ...],
         vars_file: tuple[Path, ...], secrets_file: Path | None, wsdl: str | None, report: Path,
         junit: Path | None, markdown: Path | None, concurrency: int, rate: str, retries: int,
         retry_backoff: float, deadline: str | None, call_timeout: str, read_timeout: str,
@@ -243,6 +257,7 @@ def run(playbook: Path, sandbox: bool, sandbox_db: Path, var: tuple[str, ...],
     from runner.prepare import prepare
     from runner.ratelimit import Rate
     from runner.retry import RetryPolicy
+    from runner.target import secret
 
     try:
         parsed_rate = Rate.parse(rate)
@@ -250,7 +265,8 @@ def run(playbook: Path, sandbox: bool, sandbox_db: Path, var: tuple[str, ...],
         raise UsageError(f"--rate: {exc}") from None
     options = opts.RunOptions(
         playbook=playbook, wsdl=wsdl or _default_wsdl(), cli_vars=_parse_vars(var),
-        vars_files=vars_file, secrets_file=secrets_file, sandbox=sandbox, sandbox_db=sandbox_db,
+        vars_files=vars_file, secrets_file=secrets_file, sandbox=sandbox, api=api,
+        sandbox_db=sandbox_db,
         selection=opts.Selection(_ids(only), _ids(skip), _ids(tags), limit_items),
         sending=opts.Sending(
             concurrency=concurrency, rate=parsed_rate,
@@ -263,10 +279,10 @@ def run(playbook: Path, sandbox: bool, sandbox_db: Path, var: tuple[str, ...],
         allow_insecure_http=allow_insecure_http, allow_over_quota=allow_over_quota)
     plan = prepare(options)
     _ACTIVE_REDACTOR.append(plan.redactor)
-    _check_quota(plan.total_calls, options.allow_over_quota)
+    _check_quota(plan.quota_calls, options.allow_over_quota)
     console = Console(plan.redactor, quiet=quiet, verbose=verbose, totals=plan.counts)
     with _target(options, plan) as target:
-        _ACTIVE_REDACTOR.append(plan.redactor.with_values(target.encryption_key))
+        _ACTIVE_REDACTOR.append(plan.redactor.with_values(secret(target)))
         return exit_code(runs.start(options, plan, target, console))
 
 
@@ -359,9 +375,10 @@ def _print_problems(problems: list[Any], fmt: str) -> None:
 @_vars_file_opt
 @_secrets_file_opt
 @_wsdl_opt
+@_api_opt
 @_format_opt
 def validate(playbooks: tuple[Path, ...], var: tuple[str, ...], vars_file: tuple[Path, ...],
-             secrets_file: Path | None, wsdl: str | None, fmt: str) -> int:
+             secrets_file: Path | None, wsdl: str | None, api: str | None, fmt: str) -> int:
     """Check PLAYBOOKS completely (schema, Marketo rules, variables, data, XSD); send nothing."""
     from runner import planview
     from runner.console import Console
@@ -370,12 +387,12 @@ def validate(playbooks: tuple[Path, ...], var: tuple[str, ...], vars_file: tuple
     problems = []
     for path in playbooks:
         try:
-            prepared = prepare(_check_options(path, wsdl, var, vars_file, secrets_file))
+            prepared = prepare(_check_options(path, wsdl, var, vars_file, secrets_file, api))
         except PlaybookError as exc:
             problems += exc.problems
             continue
-        if prepared.total_calls > planview.DAILY_QUOTA:  # valid, but a run would refuse it
-            click.secho(f"warning: {path}: {planview.quota_warning(prepared.total_calls)}",
+        if prepared.quota_calls > planview.DAILY_QUOTA:  # valid, but a run would refuse it
+            click.secho(f"warning: {path}: {planview.quota_warning(prepared.quota_calls)}",
                         err=True, fg="yellow")
     if problems:
         if fmt != "text":
@@ -394,12 +411,13 @@ def validate(playbooks: tuple[Path, ...], var: tuple[str, ...], vars_file: tuple
 @_vars_file_opt
 @_secrets_file_opt
 @_wsdl_opt
+@_api_opt
 @click.option("--envelopes", type=click.Path(file_okay=False, path_type=Path),
               help="Write every call's envelope here (signature and secrets redacted).")
 @click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a summary for a pull-request comment.")
 def plan(playbook: Path, var: tuple[str, ...], vars_file: tuple[Path, ...],
-         secrets_file: Path | None, wsdl: str | None, envelopes: Path | None,
+         secrets_file: Path | None, wsdl: str | None, api: str | None, envelopes: Path | None,
          markdown: Path | None) -> int:
     """List every call PLAYBOOK would make, without the network."""
     from runner import planview
@@ -415,7 +433,7 @@ def plan(playbook: Path, var: tuple[str, ...], vars_file: tuple[Path, ...],
         files.check_file(markdown, "--markdown")
     writer = EnvelopeWriter(envelopes) if envelopes else None
     try:
-        prepared = prepare(_check_options(playbook, wsdl, var, vars_file, secrets_file),
+        prepared = prepare(_check_options(playbook, wsdl, var, vars_file, secrets_file, api),
                                on_call=writer.write if writer else None)
     except OSError as exc:  # a full disk half-way through the envelopes
         if envelopes is None or not str(exc.filename or "").startswith(str(envelopes)):

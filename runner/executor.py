@@ -28,19 +28,21 @@ from runner import retry
 from runner.calls import Call, CallGenerator, Skip, StepEnd, raise_problem
 from runner.errors import (
     CallValueError,
+    PlaybookError,
     ResponseError,
+    RestError,
     RunnerError,
     SoapFaultError,
     StorageError,
     TransportError,
 )
 from runner.journal import Journal, PastRun
-from runner.model import CallResult, Retry, RunResult, StepResult
+from runner.model import CallResult, Problem, Retry, RunResult, StepResult
 from runner.options import Sending
 from runner.ratelimit import RateLimiter
 from runner.secrets import Redactor
-from runner.soap import auth, envelope, response
-from runner.target import Target
+from runner.senders import RestSender, sender_for
+from runner.target import AnyTarget, endpoints
 
 if TYPE_CHECKING:
     from runner.prepare import Plan
@@ -71,7 +73,7 @@ class Stop(threading.Event):
 
 
 class Executor:
-    def __init__(self, plan: Plan, target: Target, transport: Any, options: Sending, *,
+    def __init__(self, plan: Plan, target: AnyTarget, transport: Any, options: Sending, *,
                  redactor: Redactor, journal: Journal | None = None,
                  past: PastRun | None = None,
                  clock: Callable[[], datetime] | None = None,
@@ -90,6 +92,8 @@ class Executor:
         self.observe = observe
         self.stop = stop if stop is not None else Stop()
         self.limiter = RateLimiter(options.rate, sleep=sleep)
+        self.sender = sender_for(target, plan.schema, transport, self.limiter, redactor,
+                                 self.clock)
         self.rng = random.Random(options.seed)
         self._rng_lock = threading.Lock()
         self._deadline = (time.monotonic() + options.deadline_s) if options.deadline_s else None
@@ -119,6 +123,7 @@ class Executor:
     # -- the run -------------------------------------------------------------------------
     def run(self, result: RunResult) -> RunResult:
         plan = self.plan
+        self._check_rest_fields()
         steps: dict[str, StepResult] = {
             s.id: StepResult(s.id, s.operation, "skipped", s.line, s.name)
             for s in plan.playbook.all_steps() if s.operation is not None}
@@ -156,6 +161,19 @@ class Executor:
         result.steps = list(steps.values())
         result.interrupted = self.stop.is_set()
         return result
+
+    def _check_rest_fields(self) -> None:
+        """Over REST, before the first write: every lead field the plan writes exists and is
+        writable on this instance (Describe Lead, asked once for the run)."""
+        fields = self.plan.rest.fields if self.plan.rest is not None else {}
+        if not fields or not isinstance(self.sender, RestSender):
+            return
+        problems = [Problem(where, "", self.redactor(message),
+                            "REST names come from Describe Lead (Admin > Field Management)")
+                    for name, where in fields.items()
+                    for message in self.sender.session.field_problems([name])]
+        if problems:
+            raise PlaybookError(problems)
 
     def _walk(self, events: Any, walker: CallGenerator, run: _Progress, pool: _Workers | None,
               ahead: int) -> None:
@@ -320,25 +338,28 @@ class Executor:
         op = call.step.op
         res = CallResult(str(call.key), call.label, "failed")
         started = time.perf_counter()
+        paced = self.sender.paced_per_attempt
         while True:
-            slot = self.limiter.acquire()
+            slot = self.limiter.acquire() if paced else None
             if res.attempts == 0 and not self._may_send(call):
-                self.limiter.release(slot)
+                if slot is not None:
+                    self.limiter.release(slot)
                 return None
             res.attempts += 1
             try:
-                res.outputs = self._attempt(call)
+                res.outputs = self.sender.send(call)
                 res.status = "ok"
                 # The retries list keeps what went wrong before; the call itself succeeded.
                 res.fault_code = res.fault_message = res.error_kind = None
                 break
-            except (SoapFaultError, TransportError, ResponseError) as exc:
-                self.limiter.release(slot)  # before any backoff sleep: the call is over
+            except (SoapFaultError, RestError, TransportError, ResponseError) as exc:
+                if slot is not None:
+                    self.limiter.release(slot)  # before any backoff sleep: the call is over
                 action = retry.decide(exc, op.idempotent)
                 if not self._retry(res, exc, action):
                     break
             finally:
-                if slot.done is None:
+                if slot is not None and slot.done is None:
                     self.limiter.release(slot)
         failed = op.failed_records(res.outputs) if res.status == "ok" else None
         if failed is not None:  # answered, but not every record made it: not a success
@@ -364,10 +385,11 @@ class Executor:
 
     def _retry(self, res: CallResult, exc: RunnerError, action: str) -> bool:
         """Record the failure; sleep and return True when another attempt should follow."""
-        res.fault_code = exc.code if isinstance(exc, SoapFaultError) else None
-        res.fault_message = self.redactor(exc.message if isinstance(exc, SoapFaultError)
-                                               else str(exc))
-        res.error_kind = ("fault" if isinstance(exc, SoapFaultError) else
+        coded = isinstance(exc, SoapFaultError | RestError)
+        res.fault_code = exc.code if isinstance(exc, SoapFaultError | RestError) else None
+        res.fault_message = self.redactor(exc.message if isinstance(exc, SoapFaultError | RestError)
+                                          else str(exc))
+        res.error_kind = ("fault" if coded else
                           "response" if isinstance(exc, ResponseError) else "transport")
         if action == retry.AMBIGUOUS:
             res.status, res.error_kind = "ambiguous", "ambiguous"
@@ -398,14 +420,6 @@ class Executor:
             return False
         return True
 
-    def _attempt(self, call: Call) -> dict[str, Any]:
-        op, target = call.step.op, self.target
-        stamp = auth.w3c_timestamp(self.clock())  # every attempt is signed afresh
-        signature = auth.sign(stamp, target.user_id, target.encryption_key)
-        reply = self.transport.post(target.endpoint, op.name, envelope.assemble(
-            call.body, target.user_id, signature, stamp, target.partner_id, call.workspace))
-        binding = self.plan.schema.bindings[op.name]
-        return response.read(op.soap.read, binding.output_element, reply)
 
 
 def _stops(res: CallResult, options: Sending) -> bool:
@@ -550,7 +564,7 @@ def _record(call: Call, res: CallResult) -> dict[str, Any]:
     }
 
 
-def execute(plan: Plan, target: Target, transport: Any, options: Sending, *,
+def execute(plan: Plan, target: AnyTarget, transport: Any, options: Sending, *,
             redactor: Redactor, run_journal: Journal | None = None,
             past: PastRun | None = None, run_id: str = "", observe: Observer | None = None,
             stop: threading.Event | None = None,
@@ -558,7 +572,7 @@ def execute(plan: Plan, target: Target, transport: Any, options: Sending, *,
     """Send the plan's calls to `target` and return what happened."""
     now = datetime.now().astimezone()
     result = RunResult(plan.playbook.file, now.isoformat(timespec="seconds"),
-                       endpoint=target.endpoint, name=plan.playbook.name, run_id=run_id,
+                       endpoint=endpoints(target)[0], name=plan.playbook.name, run_id=run_id,
                        data_files=list(plan.data_files))
     Executor(plan, target, transport, options, redactor=redactor, journal=run_journal, past=past,
              observe=observe, stop=stop, clock=clock).run(result)

@@ -61,6 +61,7 @@ class RunOptions:
     vars_files: tuple[Path, ...] = ()
     secrets_file: Path | None = None
     sandbox: bool = False  # the CLI starts the sandbox and hands it over as the target
+    api: str | None = None  # soap | rest; None: the playbook target's (soap without one)
     sandbox_db: Path = DEFAULT_SANDBOX_DB
     selection: Selection = field(default_factory=Selection)
     sending: Sending = field(default_factory=Sending)
@@ -80,7 +81,8 @@ class RunOptions:
             "playbook": str(self.playbook.resolve()), "wsdl": self.wsdl,
             "cli_vars": self.cli_vars, "vars_files": [str(p.resolve()) for p in self.vars_files],
             "secrets_file": str(self.secrets_file.resolve()) if self.secrets_file else None,
-            "sandbox": self.sandbox, "sandbox_db": str(self.sandbox_db.resolve()),
+            "sandbox": self.sandbox, "api": self.api,
+            "sandbox_db": str(self.sandbox_db.resolve()),
             "report": _text(r.results), "junit": _text(r.junit), "markdown": _text(r.markdown),
             "allow_insecure_http": self.allow_insecure_http,
             "allow_over_quota": self.allow_over_quota,
@@ -106,7 +108,8 @@ class RunOptions:
             playbook=Path(data["playbook"]), wsdl=data["wsdl"], cli_vars=data.get("cli_vars", {}),
             vars_files=tuple(Path(p) for p in data.get("vars_files", ())),
             secrets_file=Path(data["secrets_file"]) if data.get("secrets_file") else None,
-            sandbox=bool(data.get("sandbox")), sandbox_db=Path(data["sandbox_db"]),
+            sandbox=bool(data.get("sandbox")), api=data.get("api"),
+            sandbox_db=Path(data["sandbox_db"]),
             selection=Selection(frozenset(sel.get("only", ())), frozenset(sel.get("skip", ())),
                                 frozenset(sel.get("tags", ())), sel.get("limit_items")),
             sending=sending,

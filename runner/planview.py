@@ -48,7 +48,7 @@ def text(plan: Plan) -> str:
             lines.append(f"  {c.step:<18} {c.label or '1':<28} {c.operation:<22} {c.records:>7}"
                          f"  {detail}".rstrip())
     lines += _data_lines(plan, "  ")
-    lines += ["", quota_line(plan.total_calls)]
+    lines += ["", _api_line(plan), quota_line(plan.quota_calls)]
     return "\n".join(lines)
 
 
@@ -62,14 +62,23 @@ def _data_lines(plan: Plan, indent: str) -> list[str]:
         for d in sources]
 
 
+def _api_line(plan: Plan) -> str:
+    if plan.rest is None:
+        return "API: SOAP (mktows)"
+    once = ", ".join(sorted(plan.rest.once)) or "none"
+    return (f"API: REST: {plan.rest.calls} call(s) for the {plan.total_calls} operation call(s),"
+            f" plus {len(plan.rest.once)} lookup(s) made once per run ({once})")
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "/").replace("\n", " ")
 
 
 def markdown(plan: Plan) -> str:
     pb = plan.playbook
-    total = plan.total_calls
-    out = [f"### mktows-run plan: {_cell(pb.name)}", "", f"`{pb.file}` — **{quota_line(total)}**",
+    total = plan.quota_calls
+    out = [f"### mktows-run plan: {_cell(pb.name)}", "",
+           f"`{pb.file}` — **{quota_line(total)}** — {_cell(_api_line(plan))}",
            "", "| step | operation | calls | records | notes |", "| --- | --- | ---: | ---: | --- |"]
     for st in plan.steps.values():
         out.append(f"| `{st.id}` | {st.operation} | {st.calls} | {st.records} | "

@@ -15,15 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from runner import playbook, variables
-from runner.calls import Broken, Call, CallGenerator, data_files, var_problems
+from runner.calls import Broken, Call, CallGenerator, data_files, sample_params, var_problems
 from runner.errors import PlaybookError, WsdlError
 from runner.model import DataFile, Literal, Location, Problem
+from runner.operations.spec import RestSettings
 from runner.options import RunOptions, Selection
 from runner.playbook import Playbook
 from runner.playbook.source import describe_char, json_path
+from runner.rest.api import RestTarget
 from runner.secrets import Redactor, Secret, credential_problem
 from runner.soap import envelope, xsd
-from runner.target import Target
+from runner.target import AnyTarget, Target, endpoints, secret
 from runner.variables import Scope
 
 
@@ -100,11 +102,25 @@ KEEP_FIRST = 20
 KEEP_LAST = 3
 
 
+@dataclass
+class RestCost:
+    """Over REST: the calls a run makes (an operation may take several), the run's cached
+    lookups (one call each), and every lead field it writes, with where it is written."""
+
+    calls: int = 0
+    once: set[str] = field(default_factory=set)
+    fields: dict[str, Location] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return self.calls + len(self.once)
+
+
 @dataclass(frozen=True)
 class Plan:
     playbook: Playbook
     schema: xsd.ServiceSchema
-    target: Target | None
+    target: AnyTarget | None
     vars: dict[str, Any]
     env: Mapping[str, str]
     secrets: Mapping[str, str]
@@ -114,6 +130,13 @@ class Plan:
     total_calls: int
     selection: Selection
     data_files: tuple[DataFile, ...]  # every data file read, with its real path
+    api: str = "soap"
+    rest: RestCost | None = None  # api rest: what the run costs and writes over REST
+
+    @property
+    def quota_calls(self) -> int:
+        """Calls counted against the daily quota: over REST, lookups and Describe included."""
+        return self.rest.total if self.rest is not None else self.total_calls
 
     def fresh_scope(self) -> Scope:
         return _scope(self.playbook, self.vars, self.env, self.secrets)
@@ -196,16 +219,21 @@ def _vars(pb: Playbook, options: RunOptions, inputs: Inputs,
     return merged
 
 
-def _target(pb: Playbook, scope: Scope, report: _Problems) -> Target | None:
+def _target(pb: Playbook, scope: Scope, api: str, report: _Problems) -> AnyTarget | None:
     """The playbook's own target:, resolved (credentials from ${env.}/${secret.} only)."""
     if pb.target is None:
         report((), "the playbook has no target",
-               "add target: (endpoint, userId, encryptionKey) or run with --sandbox")
+               "add target: (endpoint, userId, encryptionKey; or api: rest, munchkinId, "
+               "clientId, clientSecret) or run with --sandbox")
         return None
     resolved, errors = variables.resolve_checked(pb.target, scope.lookup)
     for sub, message, hint in errors:
         report(("target", *sub), message, hint)
-    if errors or not all(k in resolved for k in ("endpoint", "userId", "encryptionKey")):
+    if errors:
+        return None
+    if api == "rest":
+        return _rest_target(pb, resolved, report)
+    if not all(k in resolved for k in ("endpoint", "userId", "encryptionKey")):
         return None
     # A key this short is guessable and could not be masked reliably: refuse it, naming
     # where it came from, never its value.
@@ -222,6 +250,30 @@ def _target(pb: Playbook, scope: Scope, report: _Problems) -> Target | None:
             return None
     return Target(str(resolved["endpoint"]), str(resolved["userId"]),
                   Secret(str(resolved["encryptionKey"])), resolved.get("partnerId"))
+
+
+def _rest_target(pb: Playbook, resolved: dict[str, Any], report: _Problems) -> RestTarget | None:
+    assert pb.target is not None
+    if not all(k in resolved for k in ("clientId", "clientSecret")):
+        return None
+    short = credential_problem("the client secret", str(resolved["clientSecret"]),
+                               pb.target.get("clientSecret"))
+    if short:
+        report(("target", "clientSecret"), short,
+               "set it to the client secret shown in Marketo's Admin > LaunchPoint")
+        return None
+    partitions = resolved.get("partitions")
+    options: dict[str, Any] = {
+        "partitions": {str(k): str(v) for k, v in partitions.items()}
+        if isinstance(partitions, dict) else None,
+        "foreign_id_field": resolved.get("foreignIdField"),
+        "partner_id": resolved.get("partnerId")}
+    client_id, secret_value = str(resolved["clientId"]), Secret(str(resolved["clientSecret"]))
+    if "munchkinId" in resolved:
+        return RestTarget.for_munchkin(str(resolved["munchkinId"]), client_id, secret_value,
+                                       **options)
+    return RestTarget(str(resolved["restEndpoint"]), str(resolved["identityEndpoint"]),
+                      client_id, secret_value, **options)
 
 
 def _check_selection(pb: Playbook, selection: Selection, report: _Problems) -> None:
@@ -257,7 +309,10 @@ def prepare(options: RunOptions, inputs: Inputs | None = None,
         raise PlaybookError(report.items) from None
     all_vars = _vars(pb, options, inputs, report)
     scope = _scope(pb, all_vars, inputs.env, inputs.secrets)
-    target = _target(pb, scope, report) if options.needs_target else None
+    api = _api(options, pb, report)
+    target = _target(pb, scope, api, report) if options.needs_target else None
+    settings = _rest_settings(pb, target)
+    rest = RestCost() if api == "rest" else None
     _check_selection(pb, options.selection, report)
     var_problems(pb, scope, report)
     generator = CallGenerator(pb, schema, report, options.selection,
@@ -275,16 +330,57 @@ def prepare(options: RunOptions, inputs: Inputs | None = None,
         info = CallInfo(event.step.id, str(event.key), event.label, op.name,
                         op.summary(event.params), event.records, event.pending, event.condition)
         steps[event.step.id].add(info, call_note(info))
+        if rest is not None:
+            _rest_check(pb, event, settings, rest, report)
     redactor = Redactor(scope.secret_values)
     if target is not None:
-        redactor.add(target.encryption_key)
-        redactor.add_url(target.endpoint)
+        redactor.add(secret(target))
+        for url in endpoints(target):
+            redactor.add_url(url)
     if report.items:  # a message may quote a resolved secret: masked here, for every output
         raise PlaybookError(sorted((redactor.problem(p) for p in report.items),
                                    key=lambda p: p.location))
     return Plan(pb, schema, target, all_vars, inputs.env, inputs.secrets, redactor,
                 generator.counts, steps, total, options.selection,
-                tuple(data_sources(pb)))
+                tuple(data_sources(pb)), api, rest)
+
+
+def _api(options: RunOptions, pb: Playbook, report: _Problems) -> str:
+    """--api, else the playbook target's api:, else soap. A run against the playbook's own
+    target cannot be told to speak another API than the target's."""
+    own = str((pb.target or {}).get("api") or "soap")
+    if options.api is not None and options.needs_target and options.api != own:
+        report(Location("<command line>", 1, 1), f"--api {options.api}: the playbook's target "
+               f"is a {own.upper()} target", "drop --api, or use --sandbox to try the other API")
+    return options.api or own
+
+
+def _rest_settings(pb: Playbook, target: AnyTarget | None) -> RestSettings:
+    if isinstance(target, RestTarget):
+        return target.settings
+    raw = pb.target or {}  # validate/plan: the target as written (no credentials resolved)
+    partitions = raw.get("partitions")
+    return RestSettings(
+        {str(k): str(v) for k, v in partitions.items()} if isinstance(partitions, dict) else None,
+        raw.get("foreignIdField") if isinstance(raw.get("foreignIdField"), str) else None)
+
+
+def _rest_check(pb: Playbook, call: Call, settings: RestSettings, cost: RestCost,
+                report: _Problems) -> None:
+    """What REST cannot do for this call (a load error with the migration hint), what it
+    costs, and the fields it writes (checked against Describe before the first write)."""
+    step, op = call.step, call.step.op
+    if op.rest is None:
+        report(step.op_path, f"{op.name} is not available over Marketo's REST API",
+               "run this step over SOAP, or remove it")
+        return
+    params = sample_params(call)
+    for sub, message, hint in op.rest.unsupported(params, settings):
+        report((*step.op_path, *sub), message, hint)
+    cost.calls += op.rest.calls(params)
+    cost.once |= op.rest.once(params)
+    for sub, name in op.rest.fields(params):
+        cost.fields.setdefault(name, pb.doc.locate((*step.op_path, *sub)))
 
 
 def call_note(call: CallInfo) -> str:

@@ -32,7 +32,7 @@ from runner.prepare import Plan
 from runner.report import files
 from runner.runlock import RunLock
 from runner.secrets import Redactor
-from runner.target import Target, check_endpoint
+from runner.target import AnyTarget, check_endpoint, endpoints, secret
 
 
 @dataclass(frozen=True)
@@ -89,23 +89,25 @@ def _check_reports(asked: Reports, resuming: bool, console: Any) -> Reports:
     return Reports(paths["--report"], paths["--junit"], paths["--markdown"])
 
 
-def start(options: RunOptions, plan: Plan, target: Target, console: Any) -> Outcome:
+def start(options: RunOptions, plan: Plan, target: AnyTarget, console: Any) -> Outcome:
     """A new run of `plan` against `target`."""
     return _run(options, plan, target, console, None)
 
 
-def _run(options: RunOptions, plan: Plan, target: Target, console: Any,
+def _run(options: RunOptions, plan: Plan, target: AnyTarget, console: Any,
          resuming: Resumable | None) -> Outcome:
-    check_endpoint(target.endpoint, options.allow_insecure_http)
+    for url in endpoints(target):
+        check_endpoint(url, options.allow_insecure_http)
     reports = _check_reports(options.reports, resuming is not None, console)
     now = datetime.now().astimezone()
     past = resuming.past if resuming else None
     run_id = past.run_id if past else journal.new_run_id(now)
     run_dir = resuming.run_dir if resuming else journal.RUNS_DIR / run_id
-    redactor = plan.redactor.with_values(target.encryption_key)
+    redactor = plan.redactor.with_values(secret(target))
     console.redact = redactor
-    console.info(f"sandbox: {target.endpoint} (user {target.user_id}, db {options.sandbox_db})"
-                 if target.sandbox else f"target: {target.endpoint}")
+    where = f"{endpoints(target)[0]} ({plan.api.upper()})"
+    console.info(f"sandbox: {where}, db {options.sandbox_db}" if options.sandbox
+                 else f"target: {where}")
     lock = None if resuming else RunLock(run_dir)  # a resume holds its lock already
     try:
         if lock is not None:
@@ -117,7 +119,7 @@ def _run(options: RunOptions, plan: Plan, target: Target, console: Any,
             lock.release()
 
 
-def _send(options: RunOptions, plan: Plan, target: Target, redactor: Redactor, console: Any,
+def _send(options: RunOptions, plan: Plan, target: AnyTarget, redactor: Redactor, console: Any,
           past: journal.PastRun | None, run_id: str, run_dir: Path, reports: Reports,
           now: datetime) -> Outcome:
     from runner.transport import HttpTransport, Timeouts
@@ -247,7 +249,7 @@ def open_past(ref: str) -> Iterator[Resumable]:
         lock.release()
 
 
-def resume(resumable: Resumable, options: RunOptions, plan: Plan, target: Target,
+def resume(resumable: Resumable, options: RunOptions, plan: Plan, target: AnyTarget,
            console: Any) -> Outcome:
     """The same run again: refused if its inputs changed; what its journal shows as done is
     not sent again (see the README, "Resume")."""

@@ -1,5 +1,6 @@
-"""Where a run sends: the endpoint and credentials, from the playbook's target: or from the
-sandbox the command line started, and the refusal of plain http:// to another host."""
+"""Where a run sends: a SOAP endpoint with its user id and encryption key, or a REST instance
+(runner.rest.api.RestTarget), from the playbook's target: or from the sandbox the command line
+started; and the refusal of plain http:// to another host."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from runner.errors import UsageError
+from runner.rest.api import RestTarget
 from runner.secrets import Secret
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -19,6 +21,20 @@ class Target:
     encryption_key: Secret
     partner_id: str | None = None
     sandbox: bool = False  # the embedded sandbox (the console says so)
+
+
+AnyTarget = Target | RestTarget
+
+
+def endpoints(target: AnyTarget) -> tuple[str, ...]:
+    if isinstance(target, RestTarget):
+        return (target.rest_endpoint, target.identity_endpoint)
+    return (target.endpoint,)
+
+
+def secret(target: AnyTarget) -> Secret:
+    """The credential every output must mask."""
+    return target.client_secret if isinstance(target, RestTarget) else target.encryption_key
 
 
 def check_endpoint(endpoint: str, allow_insecure_http: bool) -> None:

@@ -27,7 +27,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "runner.jsonschemas": BASE,
     "runner.retry": BASE,
     "runner.runlock": BASE,
-    "runner.target": (*BASE, "runner.secrets"),
+    "runner.target": (*BASE, "runner.secrets", "runner.rest.api"),
     "runner.options": (*BASE, "runner.ratelimit", "runner.retry"),
     # what the runner knows about Marketo's operations, and the SOAP wire format
     "runner.operations": (*BASE, "runner.operations", "runner.soap.elements"),
@@ -43,15 +43,17 @@ ALLOWED: dict[str, tuple[str, ...]] = {
                      "runner.playbook", "runner.variables", "runner.operations", *SOAP),
     "runner.prepare": (*BASE, "runner.calls", "runner.cli_inputs", "runner.options",
                        "runner.playbook", "runner.secrets", "runner.target", "runner.variables",
-                       "runner.operations", *SOAP),
+                       "runner.operations", "runner.rest.api", *SOAP),
     # send
     "runner.transport": (*BASE, "runner.soap.namespaces"),
     "runner.rest": (*BASE, "runner.rest", "runner.operations", "runner.secrets",
                     "runner.jsonschemas"),
     "runner.journal": (*BASE, "runner.secrets"),
+    "runner.senders": (*BASE, "runner.calls", "runner.rest", "runner.secrets", "runner.target",
+                       *SOAP),
     "runner.executor": (*BASE, "runner.calls", "runner.journal", "runner.options",
                         "runner.ratelimit", "runner.retry", "runner.secrets", "runner.target",
-                        "runner.operations", *SOAP),
+                        "runner.senders", "runner.operations", *SOAP),
     # report
     "runner.report": (*BASE, "runner.report", "runner.secrets", "runner.jsonschemas"),
     "runner.console": (*BASE, "runner.secrets"),

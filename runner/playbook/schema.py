@@ -130,18 +130,27 @@ def _operation_count(doc: Document, error: Any, path: PathT) -> list[Problem]:
 def validate(doc: Document) -> list[Problem]:
     problems: list[Problem] = []
     for error in jsonschemas.iter_errors(playbook_schema_path(), doc.data):
-        path = tuple(error.absolute_path)
-        if error.validator == "additionalProperties":
-            problems += _unknown_keys(doc, error, path)
-        elif (error.validator == "type" and len(path) >= 2 and path[-2] == "steps"
-              and not isinstance(error.instance, dict)):
-            continue  # the oneOf below says it in the step's own terms
-        elif error.validator == "oneOf" and len(path) >= 2 and path[-2] == "steps":
-            problems += _operation_count(doc, error, path)
-        elif error.validator == "required":
-            problems.append(Problem(doc.locate(path), json_path(path), error.message))
-        else:
-            shown, message, hint = _describe(error)
-            where = tuple(shown.absolute_path)
-            problems.append(Problem(doc.locate(where), json_path(where), message, hint))
+        problems += _problems(doc, error)
     return problems
+
+
+def _problems(doc: Document, error: Any) -> list[Problem]:
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties":
+        return _unknown_keys(doc, error, path)
+    if (error.validator == "type" and len(path) >= 2 and path[-2] == "steps"
+            and not isinstance(error.instance, dict)):
+        return []  # the oneOf below says it in the step's own terms
+    if error.validator == "oneOf" and len(path) >= 2 and path[-2] == "steps":
+        return _operation_count(doc, error, path)
+    if error.validator == "oneOf" and path == ("target",) and isinstance(error.instance, dict):
+        # SOAP or REST: judge the target as the kind its api: says, not as "neither".
+        branch = 1 if error.instance.get("api") == "rest" else 0
+        own = [e for e in error.context or () if e.relative_schema_path[0] == branch]
+        if own:
+            return [p for e in own for p in _problems(doc, e)]
+    if error.validator == "required":
+        return [Problem(doc.locate(path), json_path(path), error.message)]
+    shown, message, hint = _describe(error)
+    where = tuple(shown.absolute_path)
+    return [Problem(doc.locate(where), json_path(where), message, hint)]

@@ -1,0 +1,60 @@
+"""Sending one call over one API: the executor's only view of the wire. SOAP builds the
+envelope the plan checked, signs it (every attempt afresh) and reads the reply with the
+operation's reader; REST hands the call to the operation's REST encoding through a session
+that holds the run's token, field map and lookups. Both return the same outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+from runner.calls import Call, sample_params
+from runner.rest.api import RestSession, RestTarget
+from runner.rest.client import Pacer
+from runner.secrets import Redactor
+from runner.soap import auth, envelope, response
+from runner.soap.xsd import ServiceSchema
+from runner.target import AnyTarget, Target
+
+
+class Sender(Protocol):
+    # True: the executor takes a pacing slot per attempt; False: the sender paces each of
+    # its requests itself (a REST operation call may make several).
+    paced_per_attempt: bool
+
+    def send(self, call: Call) -> dict[str, Any]: ...
+
+
+class SoapSender:
+    paced_per_attempt = True
+
+    def __init__(self, target: Target, schema: ServiceSchema, transport: Any,
+                 clock: Callable[[], datetime]) -> None:
+        self.target, self.schema, self.transport, self.clock = target, schema, transport, clock
+
+    def send(self, call: Call) -> dict[str, Any]:
+        op, target = call.step.op, self.target
+        stamp = auth.w3c_timestamp(self.clock())  # every attempt is signed afresh
+        signature = auth.sign(stamp, target.user_id, target.encryption_key)
+        reply = self.transport.post(target.endpoint, op.name, envelope.assemble(
+            call.body, target.user_id, signature, stamp, target.partner_id, call.workspace))
+        return response.read(op.soap.read, self.schema.bindings[op.name].output_element, reply)
+
+
+class RestSender:
+    paced_per_attempt = False
+
+    def __init__(self, session: RestSession) -> None:
+        self.session = session
+
+    def send(self, call: Call) -> dict[str, Any]:
+        return self.session.send(call.step.op, sample_params(call))
+
+
+def sender_for(target: AnyTarget, schema: ServiceSchema, transport: Any, pacer: Pacer,
+               redactor: Redactor, clock: Callable[[], datetime]) -> Sender:
+    if isinstance(target, RestTarget):
+        # Each access token is a secret from the moment it exists.
+        return RestSender(RestSession(target, transport, pacer=pacer, on_token=redactor.add))
+    return SoapSender(target, schema, transport, clock)
