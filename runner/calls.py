@@ -68,6 +68,17 @@ class Call:
     scope: Scope
     pending: tuple[str, ...] = ()  # steps whose outputs this call still waits for
     condition: str | None = None  # dry pass: the step's `when` needs a run-time value
+    schema: ServiceSchema | None = None  # the WSDL the body was checked against
+
+    def shown_body(self) -> str:
+        """The body as a reviewer should read it: a value known only at run time written as
+        "(known after step X)", never as the typed sample the check used."""
+        if not self.pending or self.schema is None:
+            return self.body
+        op = self.step.op
+        body, _ = envelope.build(self.schema, op.name, op.soap.encode(op.with_defaults(
+            _marked(self.params))))
+        return body.text if body is not None else self.body
 
 
 @dataclass
@@ -152,7 +163,7 @@ class CallGenerator:
             # With a loop, `when` filters the items (it may read ${item...}); see _items.
             when = True if step.loop is not None else self._condition(step, scope)
             if when is False:
-                yield Skip(step, key, f"when: {step.when}")
+                yield Skip(step, key, f"when: {step.when} is false")
                 scope.step_ops[step.id] = step.operation or "group"
                 continue
             condition = f"known after step {when.step}" if isinstance(when, Unknown) else None
@@ -376,8 +387,10 @@ class CallGenerator:
                known_total: int | None) -> Iterator[Call]:
         total = known_total or self.totals.get(key.step_key)
         label = "" if total == 1 else (f"batch {number}/{total}" if total else f"batch {number}")
+        batching = step.op.batching
+        later = dict(batching.later) if batching is not None and number > 1 else {}
         call = self._call(step, scope, replace(key, batch=number), label,
-                          {**rest, list_field: batch}, condition)
+                          {**rest, **later, list_field: batch}, condition)
         if call is not None:
             yield call
 
@@ -397,7 +410,7 @@ class CallGenerator:
         records = len(params.get(op.batching.field) or []) or 1 if op.batching else 1
         workspace = headers.get("targetWorkspace")
         return Call(step, key, label, params, None if workspace is None else str(workspace),
-                    body.text, records, scope, pending, condition)
+                    body.text, records, scope, pending, condition, self.schema)
 
 
 _XML_HINT = ("XML 1.0 carries tab, line feed, carriage return and printable characters only; "
@@ -456,6 +469,16 @@ def _pendings(value: Any) -> Iterator[Pending]:
     elif isinstance(value, list):
         for v in value:
             yield from _pendings(v)
+
+
+def _marked(value: Any) -> Any:
+    if isinstance(value, Pending):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _marked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_marked(v) for v in value]
+    return value
 
 
 def sample_params(call: Call) -> dict[str, Any]:

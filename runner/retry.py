@@ -41,11 +41,13 @@ NOT_ACTED_5XX = frozenset({500, 503})
 # REST (marketo-rest-reference.md §4.2): a `success: false` reply is Marketo saying the call
 # failed, so none of these is ambiguous, even for a campaign call. 601/602: a new token and
 # a replay (runner.rest already replayed twice). 606/615 (limits), 604/608/611 (starred: not
-# executed), 713 (transient), 614 (usually temporary): back off and retry. 607 (daily quota)
-# and everything else (603, 605, 609, 610, 612, 7xx, 1xxx, refused before sending): FAIL,
-# which stops the run with its journal intact; a resume sends the call again.
+# executed), 713 (transient), 614 (usually temporary), 1016/1019 (a bulk import refused
+# while others run: too many, or one into the same list; §3.8): back off and retry. 607
+# (daily quota) and everything else (603, 605, 609, 610, 612, 7xx, other 1xxx, refused
+# before sending): FAIL, which stops the run with its journal intact; a resume sends the
+# call again.
 REST_REAUTH = frozenset({601, 602})
-REST_TRANSIENT = frozenset({606, 615, 604, 608, 611, 713, 614})
+REST_TRANSIENT = frozenset({606, 615, 604, 608, 611, 713, 614, 1016, 1019})
 REST_QUOTA = 607
 
 

@@ -45,6 +45,16 @@ FULL_PARAMS = {
                          "campaignName": "Welcome Batch", "programName": "Welcome Program"},
     "getLead": {"leadKey": {"keyType": "EMAIL", "keyValue": "ada@example.com"}},
     "getCampaignsForSource": {"name": "Welcome", "exactName": False},
+    "importToList": {"programName": "Welcome Program", "listName": "Welcome List",
+                     "importFileHeader": ["Email Address", "First Name", "Company Name"],
+                     "importFileRows": [["ada@example.com", "Ada", "Lovelace, Ltd"],
+                                        "grace@example.com,Grace,Navy"],
+                     "importListMode": "UPSERTLEADS", "clearList": True,
+                     "wait": {"timeout": "10m", "interval": "1m"}},
+    "listOperation": {"listOperation": "ADDTOLIST", "listKey": "Welcome List",
+                      "listMemberList": [{"keyType": "IDNUM", "keyValue": 12},
+                                         {"keyType": "EMAIL", "keyValue": "a@example.com"}],
+                      "strict": False},
 }
 
 
@@ -129,3 +139,28 @@ def test_whole_envelope_has_a_valid_authentication_header(schema):
     assert [c.tag for c in auth] == ["mktowsUserId", "requestSignature", "requestTimestamp",
                                      "partnerId"]
     assert root.find(f"{{{SOAP_ENV}}}Body")[0].tag == f"{{{MKTOWS}}}paramsGetLead"
+
+
+def test_an_import_is_written_in_wsdl_order_with_csv_rows_and_a_nil_campaign(schema):
+    body, problems = build_body(schema, "importToList", FULL_PARAMS["importToList"])
+    assert problems == []
+    root = _parse(body)
+    assert [child.tag for child in root] == [
+        "programName", "importFileHeader", "importFileRows", "importListMode", "listName",
+        "clearList", "campaignName"]  # `wait` is the runner's, never sent
+    assert root.findtext("importFileHeader") == "Email Address,First Name,Company Name"
+    assert [item.text for item in root.iter("stringItem")] == [
+        'ada@example.com,Ada,"Lovelace, Ltd"', "grace@example.com,Grace,Navy"]
+    campaign = root.find("campaignName")
+    assert campaign is not None
+    assert campaign.get("{http://www.w3.org/2001/XMLSchema-instance}nil") == "true"
+
+
+def test_a_list_operation_takes_a_list_name_for_its_list_key(schema):
+    body, problems = build_body(schema, "listOperation", FULL_PARAMS["listOperation"])
+    assert problems == []
+    key = _parse(body).find("listKey")
+    assert key is not None
+    assert (key.findtext("keyType"), key.findtext("keyValue")) == ("MKTOLISTNAME",
+                                                                   "Welcome List")
+

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from runner.sandbox.ops import HANDLERS
-from runner.sandbox.versions import ADDED_AFTER_2_2
+from runner.sandbox.versions import ADDED_AFTER_2_2, DROPPED_AFTER_2_2
 from tests.conftest import REFERENCE_WSDL
 from tests.test_sandbox_fidelity import Raw, box, fault_code, params, result
 
@@ -64,14 +64,21 @@ def test_each_version_serves_its_own_wsdl_with_the_served_operations(
             assert (element in sequence(reply.content, type_name)) == (version == "3_1")
 
 
-def test_the_2_2_wsdl_differs_from_3_1_only_by_what_3_1_added(tmp_path: Path) -> None:
+def test_the_2_2_wsdl_differs_from_3_1_only_by_what_3_1_added_and_2_2_had(
+        tmp_path: Path) -> None:
     with box(tmp_path) as raw:
         old, new = (raw.get(f"/soap/mktows/{v}?WSDL").content for v in ("2_2", "3_1"))
     root = SafeET.fromstring(new)
+    dropped = 0
     for complex_type in root.iter(f"{{{XS}}}complexType"):
         name = complex_type.get("name", "")
         added = set(ADDED_AFTER_2_2.get(name, ()))
-        assert sequence(old, name) == [e for e in sequence(new, name) if e not in added]
+        expected = [e for e in sequence(new, name) if e not in added]
+        for element, _, after in DROPPED_AFTER_2_2.get(name, ()):
+            expected.insert(expected.index(after) + 1, element)  # 2_2's, put back
+            dropped += 1
+        assert sequence(old, name) == expected
+    assert dropped == 1  # ParamsListOperation/skipActivityLog, now that listOperation is served
 
 
 def _mktows_schema(document: Any) -> Any:

@@ -154,7 +154,7 @@ def test_an_unknown_path_is_610_and_the_asset_api_adds_warnings(rest: Rest) -> N
         "code": "610", "message": "Requested resource not found"}
     assert failure(rest.request("GET", "/rest/asset/v1/nothing.json"), asset=True) == {
         "code": "610", "message": "Requested resource not found"}
-    assert rest.error("GET", "/bulk/v1/leads/batch/1.json") == "610"
+    assert rest.error("POST", "/bulk/v1/activities/export/create.json") == "610"
 
 
 @pytest.mark.parametrize(("method", "path"), [

@@ -11,6 +11,8 @@ from __future__ import annotations
 from runner.operations import (
     get_campaigns_for_source,
     get_lead,
+    import_to_list,
+    list_operation,
     request_campaign,
     schedule_campaign,
     sync_lead,
@@ -26,6 +28,8 @@ REGISTRY: dict[str, Operation] = {op.name: op for op in (
     schedule_campaign.OPERATION,
     get_lead.OPERATION,
     get_campaigns_for_source.OPERATION,
+    import_to_list.OPERATION,
+    list_operation.OPERATION,
 )}
 NAMES: tuple[str, ...] = tuple(REGISTRY)
 

@@ -191,14 +191,15 @@ def soap_text(value: Any) -> str:
 # -- campaign calls ------------------------------------------------------------------------
 
 @contextmanager
-def before_write() -> Iterator[None]:
-    """Around the lookups a campaign call makes before its one trigger/schedule: however they
-    fail, the campaign was not requested, so a lost answer is no ambiguity (sent=False lets
-    runner.retry back off and retry instead of holding the call back)."""
+def before_write(nothing: str = "the campaign was not requested") -> Iterator[None]:
+    """Around the lookups a call makes before its first write (a campaign's one trigger or
+    schedule, a list's first change): however they fail, `nothing` was written, so a lost
+    answer is no ambiguity (sent=False lets runner.retry back off and retry instead of
+    holding the call back)."""
     try:
         yield
     except TransportError as exc:
-        raise TransportError(f"{exc} (in a lookup: the campaign was not requested)",
+        raise TransportError(f"{exc} (in a lookup: {nothing})",
                              sent=False, http_status=exc.http_status) from None
 
 

@@ -7,6 +7,8 @@ A new operation is one new module beside this one that defines `OPERATION`, list
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,6 +37,34 @@ class Batching:
 
     field: str
     size: int
+    # (param, value) pairs the calls after a step's first send instead of what the playbook
+    # wrote (importToList's clearList: a list is cleared once, by the first import)
+    later: tuple[tuple[str, Any], ...] = ()
+
+
+class Waiter:
+    """How a call that waits for Marketo to finish its work (importToList) passes the time
+    between its requests: a pause ends early when the run stops (Ctrl-C, SIGTERM: `stop` is
+    the run's), and each status is said through `say` (the console's progress line). The
+    default never stops and says nothing."""
+
+    def __init__(self, stop: threading.Event | None = None,
+                 say: Callable[[str], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.stop = stop if stop is not None else threading.Event()
+        self.say: Callable[[str], None] = say or (lambda text: None)
+        self.clock = clock
+
+    def pause(self, seconds: float) -> bool:
+        """Wait `seconds`; False when the run is stopping (the wait was cut short)."""
+        return not self.stop.wait(max(0.0, seconds))
+
+
+class SoapApi(Protocol):
+    """What a SOAP encoding's follow-up may call: a request the runner makes on its own,
+    built and XSD-checked like any call's body (runner.senders.SoapSender)."""
+
+    def read(self, op: Operation, params: Params) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -47,6 +77,10 @@ class SoapEncoding:
     read: Callable[[Element], dict[str, Any]]
     # params that travel in a SOAP header instead of the body
     header_params: tuple[str, ...] = ()
+    # after a successful reply, the requests the call goes on to make before it settles
+    # (importToList polls getImportToListStatus until the import is done): (params, the
+    # reply's outputs, the API, the run's waiter) -> the call's outputs
+    follow: Callable[[Params, dict[str, Any], SoapApi, Waiter], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +100,7 @@ class RestApi(Protocol):
     runner.rest.RestSession implements it."""
 
     settings: RestSettings
+    waiter: Waiter  # between the requests of a call that waits (importToList's bulk job)
 
     def get(self, path: str, query: Mapping[str, str] | None = None) -> dict[str, Any]:
         """The success envelope of a read (sent as POST ?_method=GET past 8 KB)."""
@@ -77,8 +112,35 @@ class RestApi(Protocol):
         schemas/rest/<schema>.schema.json first, and refused before sending if it fails."""
         ...
 
+    def delete(self, path: str, body: dict[str, Any] | None = None, *,
+               schema: str | None = None) -> dict[str, Any]:
+        """The success envelope of a DELETE (Remove from List), `body` checked as post's."""
+        ...
+
+    def upload(self, path: str, query: Mapping[str, str], data: bytes,
+               content_type: str) -> dict[str, Any]:
+        """The success envelope of a multipart upload (Bulk Import: the `file` part)."""
+        ...
+
+    def file(self, path: str) -> str:
+        """A reply that is a file, not JSON (Bulk Import's failures and warnings)."""
+        ...
+
     def records(self, path: str, query: Mapping[str, str]) -> Iterator[dict[str, Any]]:
         """Every record of a paged read, following nextPageToken to the end."""
+        ...
+
+    def list_id(self, name: str, program: str | None = None) -> int:
+        """A static list's id by its name (and program); RestError 1013 when none."""
+        ...
+
+    def import_field(self, column: str) -> str:
+        """The REST name of an import file's column, written as the field's display name
+        (as SOAP's importToList header names fields), SOAP name or REST name."""
+        ...
+
+    def leads_by_key(self, key_type: str, values: Sequence[str]) -> dict[str, list[int]]:
+        """Each of `values` (a non-IDNUM LeadKey type) with the ids of the leads it matches."""
         ...
 
     def rest_field(self, soap_name: str, *, write: bool) -> str:
@@ -144,6 +206,26 @@ class RestEncoding:
     fields: Callable[[Params], Iterator[tuple[PathT, str]]] = _no_fields
 
 
+@dataclass(frozen=True)
+class Reference:
+    """Something in Marketo a call's write depends on, checked by preflight with read-only
+    calls before the run's first write (runner/preflight.py)."""
+
+    kind: str  # "trigger" | "batch" (a campaign to request / schedule) | "workspace"
+    path: PathT  # inside the operation's params, for the problem's location
+    campaign_id: int | None = None
+    program: str | None = None
+    name: str | None = None  # campaign name, or the workspace's
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        return (self.kind, self.campaign_id, self.program, self.name)
+
+
+def no_references(params: Params) -> Iterator[Reference]:
+    return iter(())
+
+
 def no_findings(params: Params) -> Iterator[Finding]:
     return iter(())
 
@@ -172,6 +254,8 @@ class Operation:
     failed_records: Callable[[dict[str, Any]], str | None] = no_record_failures
     # does a call change data in Marketo (and so must wait for every check to pass)?
     writes: bool = True
+    # what in Marketo a call depends on (campaigns, workspaces), for preflight
+    references: Callable[[Params], Iterator[Reference]] = no_references
     # how it travels over REST (None: not available over REST)
     rest: RestEncoding | None = None
 

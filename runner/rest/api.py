@@ -21,9 +21,9 @@ from typing import Any
 
 from runner.errors import RestError
 from runner.operations import get as get_operation
-from runner.operations.spec import Operation, RestSettings
+from runner.operations.spec import Operation, RestSettings, Waiter
 from runner.rest import bodies, lookups
-from runner.rest.client import PAGE_SIZE, Pacer, RestClient
+from runner.rest.client import PAGE_SIZE, Pacer, RestClient, Upload
 from runner.rest.fields import DESCRIBE, Fields
 from runner.rest.identity import Http, Identity
 from runner.secrets import Secret
@@ -62,9 +62,11 @@ class RestSession:
                  on_token: Callable[[str], None] | None = None,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC),
                  identity: Identity | None = None, page_size: int = PAGE_SIZE,
-                 clone_limit: int | None = CLONES_PER_DAY) -> None:
+                 clone_limit: int | None = CLONES_PER_DAY,
+                 waiter: Waiter | None = None) -> None:
         self.target = target
         self.settings = target.settings
+        self.waiter = waiter or Waiter()
         self.identity = identity or Identity(target.identity_endpoint, target.client_id,
                                              target.client_secret, transport,
                                              partner_id=target.partner_id, on_token=on_token)
@@ -72,6 +74,7 @@ class RestSession:
                                  page_size=page_size)
         self.fields = Fields(self._describe)
         self.campaigns = lookups.Campaigns(self.client)
+        self.lists = lookups.Lists(self.client)
         self.partitions = lookups.Partitions(self.client, target.partitions)
         self._now = now
         self._clone_limit = clone_limit
@@ -100,8 +103,30 @@ class RestSession:
             bodies.check(schema, body)
         return self.client.call("POST", path, query=query, body=body)
 
+    def delete(self, path: str, body: dict[str, Any] | None = None, *,
+               schema: str | None = None) -> dict[str, Any]:
+        if schema is not None and body is not None:
+            bodies.check(schema, body)
+        return self.client.call("DELETE", path, body=body)
+
+    def upload(self, path: str, query: Mapping[str, str], data: bytes,
+               content_type: str) -> dict[str, Any]:
+        return self.client.call("POST", path, query=query, upload=Upload(data, content_type))
+
+    def file(self, path: str) -> str:
+        return self.client.file(path)
+
     def records(self, path: str, query: Mapping[str, str]) -> Iterator[dict[str, Any]]:
         return self.client.pages(path, query)
+
+    def list_id(self, name: str, program: str | None = None) -> int:
+        return self.lists.id(name, program)
+
+    def import_field(self, column: str) -> str:
+        return self.fields.map.import_name(column)
+
+    def leads_by_key(self, key_type: str, values: Sequence[str]) -> dict[str, list[int]]:
+        return lookups.leads_by_key(self.client, key_type, values)
 
     def rest_field(self, soap_name: str, *, write: bool) -> str:
         return self.fields.map.rest_name(soap_name, write=write)

@@ -16,8 +16,10 @@ from runner.resources import schemas_dir
 SYNC_LEADS = "sync-leads"
 TRIGGER = "trigger-campaign"
 SCHEDULE = "schedule-campaign"
-NAMES = (SYNC_LEADS, TRIGGER, SCHEDULE)
-_TITLES = {SYNC_LEADS: "Sync Leads", TRIGGER: "Request Campaign", SCHEDULE: "Schedule Campaign"}
+LIST_LEADS = "list-leads"
+NAMES = (SYNC_LEADS, TRIGGER, SCHEDULE, LIST_LEADS)
+_TITLES = {SYNC_LEADS: "Sync Leads", TRIGGER: "Request Campaign", SCHEDULE: "Schedule Campaign",
+           LIST_LEADS: "Add to List / Remove from List"}
 SHOWN = 5  # problems named in the error
 
 
@@ -29,7 +31,7 @@ def path(name: str) -> Path:
 
 def problems(name: str, body: Any) -> list[str]:
     """`$.where: what` for each way `body` breaks its schema (empty: it may be sent)."""
-    found = jsonschemas.messages(path(name), body, limit=SHOWN)
+    found = jsonschemas.messages(path(name), body, limit=SHOWN, inline=True)
     if name == SYNC_LEADS and not found:
         found = _lookup_problems(body)
     return found

@@ -36,10 +36,15 @@ def read(reply: HttpReply) -> dict[str, Any]:
     raise ResponseError("the REST API's reply has no success member")
 
 
+def is_json(reply: HttpReply) -> bool:
+    kind = reply.content_type.split(";", 1)[0].strip().lower()
+    return kind == "application/json" or kind.endswith("+json")
+
+
 def parse(reply: HttpReply, who: str) -> dict[str, Any]:
     """The reply's JSON object; ResponseError when it is not JSON (type or content)."""
     kind = reply.content_type.split(";", 1)[0].strip().lower()
-    if kind != "application/json" and not kind.endswith("+json"):
+    if not is_json(reply):
         shown = f"Content-Type {clip(kind, 40)!r}" if kind else "no Content-Type"
         raise ResponseError(f"{who} answered HTTP {reply.status} with {shown}, not JSON")
     try:

@@ -56,12 +56,16 @@ class FieldMap:
         self.to_soap: dict[str, str] = {}  # REST name -> SOAP name (readable over SOAP)
         self.read_only: set[str] = set()  # REST names REST cannot write
         self.rest_names: set[str] = set()
+        self.labels: dict[str, str] = {}  # casefolded displayName -> REST name (imports)
         for item in described:
             rest = item.get("rest") if isinstance(item, dict) else None
             if not isinstance(rest, dict) or not isinstance(rest.get("name"), str):
                 continue
             name = rest["name"]
             self.rest_names.add(name)
+            label = item.get("displayName")
+            if isinstance(label, str) and label.strip():
+                self.labels.setdefault(label.strip().casefold(), name)
             if rest.get("readOnly") is True:
                 self.read_only.add(name)
             soap = item.get("soap")
@@ -96,6 +100,18 @@ class FieldMap:
                                  "read-only over REST: Marketo's REST API cannot write it "
                                  "(SOAP could); remove it from the playbook's lead records")
         return rest
+
+    def import_name(self, column: str) -> str:
+        """The REST name of an import file's column: SOAP's importToList names fields by
+        their display names (Email Address); a SOAP or REST name is taken too. Written, so
+        a read-only field is refused."""
+        name = column.strip()
+        found = self.labels.get(name.casefold())
+        if found is None and name not in self.to_rest and name not in self.rest_names:
+            raise RestFieldError(f"import column {column!r} names no lead field of this "
+                                 "Marketo instance (not a display name, SOAP name or REST "
+                                 "name in Describe Lead)")
+        return self.rest_name(found or name, write=True)
 
     def problems(self, names: Iterable[str], *, write: bool = True) -> list[str]:
         """The error for each name that cannot be used (empty: all can)."""

@@ -1,8 +1,9 @@
-"""The lookups REST needs where SOAP took names and keys (marketo-rest-reference.md §3.6, §3.9,
-§5.2, §5.5, §5.8): a campaign's id from programName + campaignName (asked once per run and
-kept), lead ids from non-IDNUM lead keys (Get Leads by filter, ≤300 values a call, one call
-per key type), and a workspace's lead partition (the user's map, else the same name, checked
-against the instance's partitions, asked once).
+"""The lookups REST needs where SOAP took names and keys (marketo-rest-reference.md §3.6, §3.7,
+§3.9, §5.2, §5.5, §5.8): a campaign's id from programName + campaignName (asked once per run
+and kept), a static list's id from its name (likewise), lead ids from non-IDNUM lead keys
+(Get Leads by filter, ≤300 values a call, one call per key type), and a workspace's lead
+partition (the user's map, else the same name, checked against the instance's partitions,
+asked once).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from runner.errors import RestError
 from runner.operations.rest_shapes import KEY_FILTERS
 
 CAMPAIGNS = "/v1/campaigns.json"
+LISTS = "/v1/lists.json"
 LEADS = "/v1/leads.json"
 PARTITIONS = "/v1/leads/partitions.json"
 MAX_FILTER_VALUES = 300  # Get Leads' filterValues (§3.2)
@@ -79,6 +81,74 @@ class Campaigns:
         hint = f"; did you mean {', '.join(repr(n) for n in close)}?" if close else (
             f"; the program's campaigns: {', '.join(repr(n) for n in names[:10])}")
         return f"{what} not found{hint}"
+
+
+class Lists:
+    """Static list ids by (name, program); each asked once, failures not kept."""
+
+    def __init__(self, client: Reads) -> None:
+        self.client = client
+        self._lock = threading.Lock()
+        self._ids: dict[tuple[str, str | None], int] = {}
+
+    def id(self, name: str, program: str | None = None) -> int:
+        key = (name, program)
+        with self._lock:
+            if key not in self._ids:
+                self._ids[key] = self._find(name, program)
+            return self._ids[key]
+
+    def _find(self, name: str, program: str | None) -> int:
+        # `name` and `programName` take comma-separated lists: a name with a comma is matched
+        # here instead.
+        query = {k: v for k, v in (("name", name), ("programName", program))
+                 if v is not None and "," not in v}
+        found = [r for r in self.client.pages(LISTS, query) if r.get("name") == name
+                 and (program is None or r.get("programName") == program)]
+        where = f" in program {program!r}" if program is not None else ""
+        if len(found) > 1:
+            ids = ", ".join(str(r.get("id")) for r in found)
+            raise RestError(None, f"{len(found)} static lists are named {name!r}{where} (ids "
+                                  f"{ids}); give the list a name of its own")
+        if found and isinstance(found[0].get("id"), int):
+            return int(found[0]["id"])
+        raise RestError(1013, f"static list {name!r}{where} not found")
+
+
+def leads_by_key(client: Reads, key_type: str, values: Sequence[str]) -> dict[str, list[int]]:
+    """Each value of one non-IDNUM key type with the ids of the leads it matches (in the
+    order Marketo lists them; none: an empty list). Emails compare without case."""
+    filter_type = _filter(key_type, values)
+    folded = key_type in ("EMAIL", "LEADOWNEREMAIL")
+    wanted = list(dict.fromkeys(v for v in values if v.strip()))
+    out: dict[str, list[int]] = {v: [] for v in values}
+    for start in range(0, len(wanted), MAX_FILTER_VALUES):
+        chunk = wanted[start:start + MAX_FILTER_VALUES]
+        by_value = {(v.casefold() if folded else v): v for v in chunk}
+        query = {"filterType": filter_type, "filterValues": ",".join(chunk),
+                 "fields": f"id,{filter_type}"}
+        for lead in client.pages(LEADS, query):
+            found, value = lead.get("id"), lead.get(filter_type)
+            if not isinstance(found, int):
+                continue
+            text = str(value) if value is not None else ""
+            owner = by_value.get(text.casefold() if folded else text)
+            if owner is None and len(chunk) == 1:
+                owner = chunk[0]  # the one value asked (the field did not come back)
+            if owner is not None and found not in out[owner]:
+                out[owner].append(found)
+    return out
+
+
+def _filter(key_type: str, values: Sequence[str]) -> str:
+    filter_type = KEY_FILTERS.get(key_type)
+    if filter_type is None:
+        raise RestError(None, f"lead key type {key_type!r} cannot be looked up over REST")
+    bad = next((v for v in values if "," in v), None)
+    if bad is not None:  # filterValues is comma-separated: such a value cannot be searched
+        raise RestError(None, f"the {key_type} key {bad[:60]!r} holds a comma, which Get "
+                              "Leads cannot search for")
+    return filter_type
 
 
 def lead_ids(client: Reads, key_type: str, values: Sequence[str]) -> list[int]:

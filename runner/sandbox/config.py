@@ -27,6 +27,7 @@ _YAML_LIMITS = {  # fixture key -> SandboxConfig field
     "maxInFlight": "max_in_flight", "dailyQuota": "daily_quota",
     "cloneLimitPerDay": "clone_limit_per_day",
 }
+_YAML_COUNTS = {"importStatusChecks": "import_status_checks"}  # non-negative integers
 
 
 _YAML_REST = {  # fixture key under config.rest -> RestConfig field
@@ -117,6 +118,9 @@ class SandboxConfig:
     daily_quota: int | None = 10_000  # calls a day (reset 12:00 AM US Central): 20015
     clone_limit_per_day: int | None = 10  # scheduleCampaign calls with cloneToProgramName
     workspaces_enabled: bool = False  # most subscriptions have no workspaces
+    # Status reads (getImportToListStatus, a bulk job's status) that still see an import
+    # processing before its outcome: 0, done by the first read; more, to test waiting.
+    import_status_checks: int = 0
     faults: FaultPlan = field(default_factory=FaultPlan)
     rest: RestConfig = field(default_factory=RestConfig)
 
@@ -127,6 +131,9 @@ class SandboxConfig:
                 raise ConfigError(f"{name} must be a non-negative integer or None (off)")
         if self.rate_limit_window <= 0:
             raise ConfigError("the rate limit window must be positive")
+        if (not isinstance(self.import_status_checks, int) or self.import_status_checks < 0
+                or isinstance(self.import_status_checks, bool)):
+            raise ConfigError("import_status_checks must be a non-negative integer")
         if self.timestamp_window < timedelta(0):
             raise ConfigError("the timestamp window must not be negative")
 
@@ -163,7 +170,8 @@ class SandboxConfig:
 def from_mapping(data: Any) -> SandboxConfig:
     """The fixture's `config:` section (camelCase keys) on top of the defaults."""
     m = _mapping(data, "config", {"strict", "timestampWindowSeconds", "rateLimit",
-                                  "workspacesEnabled", "faults", "rest", *_YAML_LIMITS})
+                                  "workspacesEnabled", "faults", "rest", *_YAML_LIMITS,
+                                  *_YAML_COUNTS})
     changes: dict[str, Any] = {}
     for key in ("strict", "workspacesEnabled"):
         if key in m:
@@ -174,6 +182,12 @@ def from_mapping(data: Any) -> SandboxConfig:
     for key, name in _YAML_LIMITS.items():
         if key in m:
             changes[name] = _limit(m[key], f"config.{key}")
+    for key, name in _YAML_COUNTS.items():
+        if key in m:
+            value = m[key]
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"config.{key} must be a non-negative integer")
+            changes[name] = value
     if "rateLimit" in m:
         rate = m["rateLimit"]
         if rate is None or rate is False:

@@ -2,8 +2,8 @@
 
 `PRAGMA user_version` holds the schema version. An older database (version 1: the first
 sandbox; 2: before the REST twin; 3: before the request log named API versions and
-ignored elements) is upgraded in place on open, so a user's `.mktows/sandbox.db` keeps its
-leads.
+ignored elements; 4: before static lists and imports) is upgraded in place on open, so a
+user's `.mktows/sandbox.db` keeps its leads.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _LEADS = """
 CREATE TABLE IF NOT EXISTS leads (
@@ -81,6 +81,34 @@ CREATE TABLE IF NOT EXISTS campaigns (
     active INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+""" + """
+-- static lists' members (the lists themselves are the fixture's, by id)
+CREATE TABLE IF NOT EXISTS list_members (
+    list_id INTEGER NOT NULL,
+    lead_id INTEGER NOT NULL,
+    added_at TEXT NOT NULL,
+    PRIMARY KEY (list_id, lead_id)
+);
+-- importToList (SOAP) and Bulk Import (REST) jobs: the rows are applied when the import is
+-- accepted; status reads answer "processing" while checks_left > 0, then `status`
+CREATE TABLE IF NOT EXISTS imports (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    api TEXT NOT NULL,
+    list_id INTEGER,
+    mode TEXT NOT NULL,
+    status TEXT NOT NULL,
+    checks_left INTEGER NOT NULL DEFAULT 0,
+    rows INTEGER NOT NULL DEFAULT 0,
+    imported INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    ignored INTEGER NOT NULL DEFAULT 0,
+    summary TEXT,
+    failures TEXT NOT NULL DEFAULT '',
+    campaign_name TEXT,
+    tokens TEXT NOT NULL DEFAULT '{}',
+    started_at TEXT NOT NULL,
+    ended_at TEXT
+);
 """
 
 # Version 1 -> 2: leads.workspace becomes leads.partition and the foreign id is unique per
@@ -115,6 +143,7 @@ _FROM_V3 = """
 ALTER TABLE requests ADD COLUMN version TEXT;
 ALTER TABLE requests ADD COLUMN ignored TEXT NOT NULL DEFAULT '[]';
 """
+# Version 4 -> 5: static lists' members and imports, new tables only (_SCHEMA creates them).
 
 
 class SchemaError(Exception):

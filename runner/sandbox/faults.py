@@ -27,6 +27,7 @@ SHORT_TEXT = {
     20106: "Lead Sync Failed",
     20109: "Parameter Required",
     20110: "Bad Parameter",
+    20111: "List Not Found",
     20113: "Campaign Not Found",
     20114: "Bad Parameter",
 }

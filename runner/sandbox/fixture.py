@@ -1,6 +1,6 @@
 """The sandbox fixture: API users (SOAP) and clients (REST), settings, workspaces and
-partitions, the lead field catalogue with both APIs' names, seed leads, programs and
-campaigns.
+partitions, the lead field catalogue with both APIs' names, seed leads, programs with their
+campaigns and static lists.
 
 Read and checked once at start-up (`fixture_reader.py`; a bad fixture is a `UsageError`
 naming the file and the place), then handed around as frozen records, so no request ever
@@ -112,12 +112,23 @@ class Campaign:
 
 
 @dataclass(frozen=True)
+class StaticList:
+    """A static list in a program. Its members live in the store (list_members)."""
+
+    id: int  # REST's listId
+    name: str  # unique in the instance: SOAP's MKTOLISTNAME names a list by it alone
+    program: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Program:
     name: str
     workspace: str
     tokens: Mapping[str, str]
     campaigns: tuple[Campaign, ...]
     id: int = 0  # REST's programId (fixture order from 1; clones after them)
+    lists: tuple[StaticList, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -161,6 +172,19 @@ class Fixture:
     @cached_property
     def _programs(self) -> dict[str, Program]:
         return {p.name: p for p in self.programs}
+
+    @cached_property
+    def lists(self) -> tuple[StaticList, ...]:
+        """Every static list, by id."""
+        return tuple(sorted((x for p in self.programs for x in p.lists), key=lambda x: x.id))
+
+    def static_list(self, name: str, program: str | None = None) -> StaticList | None:
+        """A static list by its name (exactly, case included), in `program` when given."""
+        return next((x for x in self.lists if x.name == name
+                     and (program is None or x.program == program)), None)
+
+    def static_list_by_id(self, list_id: int) -> StaticList | None:
+        return next((x for x in self.lists if x.id == list_id), None)
 
     @cached_property
     def _users(self) -> dict[str, str]:

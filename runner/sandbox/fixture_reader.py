@@ -25,6 +25,7 @@ from runner.sandbox.fixture import (
     Program,
     RestClient,
     SeedLead,
+    StaticList,
     User,
     Workspace,
 )
@@ -86,6 +87,9 @@ class Reader:
         self.unique([c.client_id for c in clients], "restClients", "clientId")
         self.unique([p.name for p in programs], "programs", "program name")
         self.unique([c.id for p in programs for c in p.campaigns], "programs", "campaign id")
+        # MKTOLISTNAME names a list by its name alone: names are unique in the instance.
+        self.unique([x.id for p in programs for x in p.lists], "programs", "list id")
+        self.unique([x.name for p in programs for x in p.lists], "programs", "list name")
         return Fixture(self.source, users, workspaces, fields, programs, rules,
                        self.key_fields(top.get("leadKeys", {}), names), leads, config, clients)
 
@@ -183,7 +187,7 @@ class Reader:
 
     def program(self, data: Any, where: str, workspaces: tuple[Workspace, ...],
                 program_id: int) -> Program:
-        m = self.mapping(data, where, {"name", "campaigns"}, {"workspace", "tokens"})
+        m = self.mapping(data, where, {"name", "campaigns"}, {"workspace", "tokens", "lists"})
         name = self.string(m["name"], f"{where}.name")
         workspace = self.string(m.get("workspace", workspaces[0].name), f"{where}.workspace")
         if workspace not in {w.name for w in workspaces}:
@@ -194,7 +198,21 @@ class Reader:
             for i, c in enumerate(self.items(m, "campaigns", where, allow_empty=True))
         )
         self.unique([c.name for c in campaigns], f"{where}.campaigns", "campaign name")
-        return Program(name, workspace, tokens, campaigns, program_id)
+        lists = tuple(
+            self.static_list(x, f"{where}.lists[{i}]", name)
+            for i, x in enumerate(self.items(m, "lists", where, allow_empty=True, default=[]))
+        )
+        return Program(name, workspace, tokens, campaigns, program_id, lists)
+
+    def static_list(self, data: Any, where: str, program: str) -> StaticList:
+        m = self.mapping(data, where, {"id", "name"}, {"description"})
+        if not isinstance(m["id"], int) or isinstance(m["id"], bool) or m["id"] <= 0:
+            self.fail(f"{where}.id", "must be a positive integer")
+        description = m.get("description", "")
+        if not isinstance(description, str):
+            self.fail(f"{where}.description", "must be a string")
+        return StaticList(m["id"], self.string(m["name"], f"{where}.name"), program,
+                          description)
 
     def campaign(self, data: Any, where: str, program: str) -> Campaign:
         m = self.mapping(data, where, {"id", "name", "type"}, {"description", "sources", "active"})

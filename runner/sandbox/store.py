@@ -1,5 +1,5 @@
-"""The sandbox's persistent state in SQLite: leads, campaign runs, cloned programs, and every
-SOAP and REST request.
+"""The sandbox's persistent state in SQLite: leads, campaign runs, cloned programs, static
+lists' members, imports, and every SOAP and REST request.
 
 One connection shared by the server's threads behind a re-entrant lock: sqlite3 objects
 must not be used by two threads at once, and SQLite has one writer at a time anyway. Each
@@ -58,6 +58,33 @@ class CampaignRun:
     clone_to_program_name: str | None = None
     ignored_keys: tuple[tuple[str, str], ...] = ()  # past the 100th, never looked at
     unresolved_keys: tuple[tuple[str, str], ...] = ()  # looked at, matched no lead
+
+
+@dataclass(frozen=True)
+class ImportJob:
+    """An import into a static list (SOAP importToList) or a bulk import (REST). Its rows
+    were applied when it was accepted; `checks_left` status reads still see it processing."""
+
+    id: int
+    api: str  # "soap" | "rest"
+    list_id: int | None
+    mode: str  # UPSERTLEADS | LISTONLY
+    status: str  # the outcome the status reads turn to: COMPLETE | FAILED
+    checks_left: int
+    rows: int = 0
+    imported: int = 0
+    failed: int = 0
+    ignored: int = 0
+    summary: str | None = None
+    failures: str = ""  # the failure file (REST): the rows as sent + Import Failure Reason
+    campaign_name: str | None = None
+    tokens: dict[str, dict[str, str]] = field(default_factory=dict)  # lead id -> token values
+    started_at: str = ""
+    ended_at: str | None = None
+
+    @property
+    def processing(self) -> bool:
+        return self.checks_left > 0
 
 
 @dataclass(frozen=True)
@@ -242,10 +269,86 @@ class Store(StoreViews):
             "SELECT coalesce(user_id, ''), count(*) FROM requests WHERE counted AND api = ?"
             " AND time >= ? GROUP BY user_id ORDER BY user_id", api, iso)}
 
+    # -- static lists and imports ---------------------------------------------------------
+
+    def is_member(self, list_id: int, lead_id: int) -> bool:
+        return bool(self.rows("SELECT 1 FROM list_members WHERE list_id = ? AND lead_id = ?",
+                              list_id, lead_id))
+
+    def add_member(self, list_id: int, lead_id: int) -> None:
+        """Idempotent: a member added again stays a member, added when it first was."""
+        self.write("INSERT OR IGNORE INTO list_members (list_id, lead_id, added_at)"
+                   " VALUES (?, ?, ?)", list_id, lead_id, self.now_iso())
+
+    def remove_member(self, list_id: int, lead_id: int) -> bool:
+        """True when the lead was a member."""
+        with self._lock:
+            cursor = self._db.execute("DELETE FROM list_members WHERE list_id = ?"
+                                      " AND lead_id = ?", (list_id, lead_id))
+            return cursor.rowcount > 0
+
+    def clear_list(self, list_id: int) -> int:
+        with self._lock:
+            return self._db.execute("DELETE FROM list_members WHERE list_id = ?",
+                                    (list_id,)).rowcount
+
+    def member_ids(self, list_id: int) -> list[int]:
+        """The list's members, by lead id (leads deleted since are left out)."""
+        return [int(r[0]) for r in self.rows(
+            "SELECT m.lead_id FROM list_members m JOIN leads l ON l.id = m.lead_id"
+            " WHERE m.list_id = ? ORDER BY m.lead_id", list_id)]
+
+    def add_import(self, job: ImportJob) -> ImportJob:
+        stamp = self.now_iso()
+        new_id = self.write(
+            "INSERT INTO imports (api, list_id, mode, status, checks_left, rows, imported,"
+            " failed, ignored, summary, failures, campaign_name, tokens, started_at, ended_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            job.api, job.list_id, job.mode, job.status, job.checks_left, job.rows,
+            job.imported, job.failed, job.ignored, job.summary, job.failures,
+            job.campaign_name, json.dumps(job.tokens), stamp,
+            None if job.processing else stamp)
+        return replace(job, id=new_id, started_at=stamp,
+                       ended_at=None if job.processing else stamp)
+
+    def import_job(self, job_id: int, api: str) -> ImportJob | None:
+        rows = self.rows("SELECT * FROM imports WHERE id = ? AND api = ?", job_id, api)
+        return _job(rows[0]) if rows else None
+
+    def latest_import(self, list_id: int, api: str) -> ImportJob | None:
+        rows = self.rows("SELECT * FROM imports WHERE list_id = ? AND api = ?"
+                         " ORDER BY id DESC LIMIT 1", list_id, api)
+        return _job(rows[0]) if rows else None
+
+    def busy_imports(self, api: str, list_id: int | None = None) -> int:
+        """Imports still processing (of one list, when given)."""
+        if list_id is None:
+            return int(self.rows("SELECT count(*) FROM imports WHERE api = ?"
+                                 " AND checks_left > 0", api)[0][0])
+        return int(self.rows("SELECT count(*) FROM imports WHERE api = ? AND list_id = ?"
+                             " AND checks_left > 0", api, list_id)[0][0])
+
+    def check_import(self, job: ImportJob) -> ImportJob:
+        """One status read of `job`, as the reader sees it: each of its `checks_left` reads
+        still sees it processing (the last one ends it), the reads after that its outcome."""
+        if job.processing:
+            left = job.checks_left - 1
+            self.write("UPDATE imports SET checks_left = ?, ended_at = ? WHERE id = ?",
+                       left, None if left else self.now_iso(), job.id)
+        return job
+
     def reset(self) -> None:
-        """Forget every lead, run, clone and request; ids start again from 1. The fixture's
-        seed leads come back the next time a sandbox opens the database."""
+        """Forget every lead, run, clone, list member, import and request; ids start again
+        from 1. The fixture's seed leads come back the next time a sandbox opens the
+        database."""
         with self.transaction():
-            for table in ("leads", "campaign_runs", "requests", "campaigns", "programs", "meta"):
+            for table in ("leads", "campaign_runs", "requests", "campaigns", "programs", "meta",
+                          "list_members", "imports"):
                 self._db.execute(f"DELETE FROM {table}")
             self._db.execute("DELETE FROM sqlite_sequence")
+
+
+def _job(row: sqlite3.Row) -> ImportJob:
+    values = dict(row)
+    values["tokens"] = json.loads(values["tokens"])
+    return ImportJob(**values)

@@ -54,6 +54,20 @@ class StoreViews:
             out.append(req)
         return out
 
+    def list_members(self, list_id: int) -> list[int]:
+        """The ids of a static list's members, in id order."""
+        return [int(r[0]) for r in self.rows(
+            "SELECT lead_id FROM list_members WHERE list_id = ? ORDER BY lead_id", list_id)]
+
+    def imports(self) -> list[dict[str, Any]]:
+        """Every import (SOAP importToList, REST bulk), oldest first."""
+        out = []
+        for row in self.rows("SELECT * FROM imports ORDER BY id"):
+            job = dict(row)
+            job["tokens"] = json.loads(job["tokens"])
+            out.append(job)
+        return out
+
     def request_count(self) -> int:
         return int(self.rows("SELECT count(*) FROM requests")[0][0])
 

@@ -34,6 +34,9 @@ TEXT = {
     1004: "Lead not found",
     1005: "Lead already exists",
     1013: "Object not found",
+    1015: "Lead not in list",
+    1016: "Too many imports",
+    1019: "Import in progress",
     1020: "Too many clones to program",
     1042: "Invalid runAt date",
 }
@@ -72,6 +75,7 @@ class Answer:
     result: list[Any] | None
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. nextPageToken
     warnings: list[str] = field(default_factory=list)  # asset API only
+    file: bytes | None = None  # a reply that is a file, not JSON (bulk failures)
 
 
 def body(obj: dict[str, Any]) -> bytes:

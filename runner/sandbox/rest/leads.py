@@ -63,7 +63,7 @@ def get_leads(call: RestCall) -> Answer:
         bad = next((v for v in values if not COOKIE.fullmatch(v)), None)
         if bad is not None:
             raise RestError(1012, f"Invalid cookie value '{bad}'")
-    wanted = _fields(call, params)
+    wanted = lead_fields(call, params)
     size = paging.batch_size(one(params, "batchSize"))
     found: dict[int, Lead] = {}
     for value in values:
@@ -74,17 +74,17 @@ def get_leads(call: RestCall) -> Answer:
     query = ("leads", filter_type, tuple(values), tuple(f.rest for f in wanted))
     chunk, extra = paging.page(leads, one(params, "nextPageToken"), size, query)
     call.notes.append(f"{len(leads)} lead(s) match")
-    return Answer([_record(call, lead, wanted) for lead in chunk], extra)
+    return Answer([lead_record(call, lead, wanted) for lead in chunk], extra)
 
 
 def get_lead(call: RestCall) -> Answer:
     """One lead by id; an unknown id is an empty `result` (reference §3.2)."""
-    wanted = _fields(call, call.params())
+    wanted = lead_fields(call, call.params())
     lead = call.store.get(call.path_id())
-    return Answer([_record(call, lead, wanted)] if lead else [])
+    return Answer([lead_record(call, lead, wanted)] if lead else [])
 
 
-def _fields(call: RestCall, params: dict[str, list[str]]) -> list[RestField]:
+def lead_fields(call: RestCall, params: dict[str, list[str]]) -> list[RestField]:
     """The requested fields (the default six without `fields`). An unknown name is 1006:
     reference §10 q9 leaves open whether it errs or is dropped; an error shows the mistake."""
     names = listed(params, "fields")
@@ -99,7 +99,7 @@ def _fields(call: RestCall, params: dict[str, list[str]]) -> list[RestField]:
     return wanted
 
 
-def _record(call: RestCall, lead: Lead, wanted: list[RestField]) -> dict[str, Any]:
+def lead_record(call: RestCall, lead: Lead, wanted: list[RestField]) -> dict[str, Any]:
     """`id` first, then each requested field; empty ones are null (reference §3.2)."""
     out: dict[str, Any] = {"id": lead.id}
     for f in wanted:

@@ -12,6 +12,8 @@ import gzip
 import json
 from dataclasses import dataclass, field
 from email.message import Message
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -79,6 +81,19 @@ class RestRequest:
             return json.loads(self.raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             raise RestError(609) from None
+
+    def upload(self) -> bytes:
+        """The multipart/form-data `file` part (Bulk Import); 613 when there is none."""
+        if self.content_type != "multipart/form-data":
+            raise RestError(613, "Invalid Multipart Request: send the file as multipart/"
+                                 "form-data")
+        head = f"Content-Type: {self.headers.get('Content-Type')}\r\n\r\n".encode("latin-1")
+        message = BytesParser(policy=HTTP).parsebytes(head + self.raw)
+        for part in message.iter_parts() if message.is_multipart() else ():
+            if part.get_param("name", header="content-disposition") == "file":
+                data = part.get_payload(decode=True)
+                return data if isinstance(data, bytes) else b""
+        raise RestError(613, "Invalid Multipart Request: no part named 'file'")
 
     def wants_gzip(self) -> bool:
         accepted = (self.headers.get("Accept-Encoding") or "").lower()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from runner.sandbox.rest import assets, campaigns, leads, sync, usage
+from runner.sandbox.rest import assets, bulk, campaigns, leads, lists, sync, usage
 from runner.sandbox.rest.call import Handler
 
 _LEAD_READ = frozenset({"Read-Only Lead", "Read-Write Lead"})
@@ -55,6 +55,24 @@ ROUTES: tuple[tuple[re.Pattern[str], dict[str, Endpoint]], ...] = tuple(
             "GET": Endpoint("rest.getSmartCampaignById", assets.by_id, _ASSET_READ)}),
         (r"/rest/asset/v1/smartCampaigns\.json", {
             "GET": Endpoint("rest.getSmartCampaigns", assets.browse, _ASSET_READ)}),
+        (r"/rest/v1/lists\.json", {
+            "GET": Endpoint("rest.getLists", lists.get_lists, _LEAD_READ)}),
+        (r"/rest/v1/lists/(\d+)\.json", {
+            "GET": Endpoint("rest.getListById", lists.get_list, _LEAD_READ)}),
+        (r"/rest/v1/lists/(\d+)/leads\.json", {
+            "GET": Endpoint("rest.getLeadsByListId", lists.members, _LEAD_READ),
+            "POST": Endpoint("rest.addLeadsToList", lists.add, _LEAD_WRITE),
+            "DELETE": Endpoint("rest.removeLeadsFromList", lists.remove, _LEAD_WRITE)}),
+        (r"/rest/v1/lists/(\d+)/leads/ismember\.json", {
+            "GET": Endpoint("rest.areLeadsMemberOfList", lists.is_member, _LEAD_READ)}),
+        (r"/bulk/v1/leads\.json", {
+            "POST": Endpoint("rest.importLeads", bulk.create, _LEAD_WRITE)}),
+        (r"/bulk/v1/leads/batch/(\d+)\.json", {
+            "GET": Endpoint("rest.getImportLeadStatus", bulk.status, _LEAD_READ)}),
+        (r"/bulk/v1/leads/batch/(\d+)/failures\.json", {
+            "GET": Endpoint("rest.getImportLeadFailures", bulk.failures, _LEAD_READ)}),
+        (r"/bulk/v1/leads/batch/(\d+)/warnings\.json", {
+            "GET": Endpoint("rest.getImportLeadWarnings", bulk.warnings, _LEAD_READ)}),
         (r"/rest/v1/stats/usage\.json", {
             "GET": Endpoint("rest.getDailyUsage", usage.daily, _ANY)}),
     ])

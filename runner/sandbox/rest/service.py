@@ -39,6 +39,7 @@ from runner.sandbox.rest.routes import Endpoint, resolve
 from runner.sandbox.store import RequestLog, Store
 
 TOKEN_PATH = "/identity/oauth/token"
+FILE_TYPE = "text/csv;charset=UTF-8"  # a bulk file's type (unverified, reference §9.9)
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 # The SOAP plan's Marketo-fault kinds mean the same to a REST client: re-authenticate and
 # replay (20016 ~ 602), slow down (20023 ~ 606), fewer at once (20024 ~ 615).
@@ -171,6 +172,8 @@ class RestService:
                 return Reply(200, envelope.failure(rid, error, asset=asset))
             self.store.record_request(replace(log, applied=True,
                                               detail="; ".join(call.notes) or None))
+        if answer.file is not None:  # a bulk job's failure or warning file
+            return Reply(200, answer.file, content_type=FILE_TYPE)
         return Reply(200, envelope.success(rid, answer, asset=asset))
 
     def _error(self, code: int) -> RestError:

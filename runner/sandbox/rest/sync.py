@@ -42,13 +42,7 @@ def sync_leads(call: RestCall) -> Answer:
         raise RestError(1003, f"Invalid data: more than {MAX_RECORDS} records in input")
     partition = _partition(call, data.get("partitionName"), action)
     lookup = data.get("lookupField", "email")
-    results = []
-    for record in records:
-        try:
-            with call.store.transaction():  # a savepoint: a skipped record writes nothing
-                results.append(_sync(call, record, action, str(lookup), partition))
-        except _Skip as skip:
-            results.append(skip.result)
+    results = [sync_one(call, record, action, str(lookup), partition) for record in records]
     counts = Counter(r["status"] for r in results)
     call.notes.append(", ".join(f"{counts[s]} {s}" for s in ("created", "updated", "skipped")))
     if data.get("asyncProcessing") is True:
@@ -56,6 +50,21 @@ def sync_leads(call: RestCall) -> Answer:
         # and no outcome, so a client cannot come to rely on them.
         return Answer([{"status": "queued"} for _ in results])
     return Answer(results)
+
+
+def sync_one(call: RestCall, record: Any, action: str, lookup: str,
+             partition: Partition | None) -> dict[str, Any]:
+    """One record as Sync Leads syncs it (Bulk Import's rows too): `{id, status}`, or a
+    `skipped` result whose savepoint left no trace."""
+    try:
+        with call.store.transaction():  # a savepoint: a skipped record writes nothing
+            return _sync(call, record, action, lookup, partition)
+    except _Skip as skip:
+        return skip.result
+
+
+def partition_named(call: RestCall, name: Any, action: str) -> Partition | None:
+    return _partition(call, name, action)
 
 
 def _partition(call: RestCall, name: Any, action: str) -> Partition | None:
