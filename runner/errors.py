@@ -25,11 +25,14 @@ class RunnerError(Exception):
 
 
 class PlaybookError(RunnerError):
-    """The playbook, its data or the command line is invalid. Carries every problem found."""
+    """The playbook, its data or the command line is invalid. Carries every problem found
+    (`problems`); its text lists them, one `file:line:col: path: message` each, with hints."""
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
-        super().__init__(f"{len(problems)} problem(s) found")
+        noun = "problem" if len(problems) == 1 else "problems"
+        super().__init__("\n".join([f"{len(problems)} {noun} found:",
+                                    *(p.render() for p in problems)]))
 
 
 class UsageError(RunnerError):
@@ -43,6 +46,11 @@ class WsdlError(RunnerError):
 class CallValueError(RunnerError):
     """A value known only at run time (a step's output, a data file changed since it was
     checked) makes a call impossible to build: its step fails, nothing is sent for it."""
+
+
+class PreflightError(RunnerError):
+    """Preflight's read-only calls could not be made (credentials, network, Marketo): exit 1,
+    nothing written."""
 
 
 class SandboxError(RunnerError):

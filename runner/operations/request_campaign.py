@@ -15,6 +15,7 @@ from runner.operations.spec import (
     Operation,
     Output,
     Params,
+    Reference,
     RestApi,
     RestEncoding,
     RestSettings,
@@ -125,6 +126,10 @@ def _rest_notes(params: Params) -> list[str]:
 REST = RestEncoding(send=_rest_send, calls=_rest_calls, unsupported=_rest_unsupported,
                     once=rest_shapes.campaign_lookup, notes=_rest_notes)
 
+def _references(params: Params) -> Iterator[Reference]:
+    return shapes.campaign_reference("trigger", params)
+
+
 OPERATION = Operation(
     name="requestCampaign",
     doc="run leads through a trigger campaign (sends what the campaign sends)",
@@ -135,5 +140,6 @@ OPERATION = Operation(
     batching=Batching("leadList", 100),  # Marketo silently drops keys past 100
     idempotent=False,
     rules=_rules,
+    references=_references,
     rest=REST,
 )

@@ -16,6 +16,7 @@ from runner.operations.spec import (
     Operation,
     Output,
     Params,
+    Reference,
     RestApi,
     RestEncoding,
     RestSettings,
@@ -126,6 +127,10 @@ def _rest_notes(params: Params) -> list[str]:
 REST = RestEncoding(send=_rest_send, calls=lambda params: 1, unsupported=_rest_unsupported,
                     once=rest_shapes.campaign_lookup, notes=_rest_notes)
 
+def _references(params: Params) -> Iterator[Reference]:
+    return shapes.campaign_reference("batch", params)
+
+
 OPERATION = Operation(
     name="scheduleCampaign",
     doc="schedule a batch campaign (sends what the campaign sends)",
@@ -134,5 +139,6 @@ OPERATION = Operation(
     soap=SoapEncoding(encode=shapes.with_tokens, read=_read),
     idempotent=False,
     rules=_rules,
+    references=_references,
     rest=REST,
 )

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from runner.operations.spec import Finding, PathT
+from runner.operations.spec import Finding, PathT, Reference
 
 _TOKEN_FULL = re.compile(r"^\{\{my\.[^{}]+\}\}$")
 _TOKEN_SHORT = re.compile(r"^my\.[^{}]+$")
@@ -108,6 +108,16 @@ def token_rules(value: Any, path: PathT) -> Iterator[Finding]:
         if not is_expression(name) and not is_token_name(token_name(name)):
             yield (where, f"'{name}' is not a program token name",
                    "write tokens in full form, like '{{my.message}}' (quoted)")
+
+
+def campaign_reference(kind: str, params: dict[str, Any]) -> Iterator[Reference]:
+    """The campaign a call acts on, by id or by program and name, when known at load."""
+    if isinstance(params.get("campaignId"), int) and not isinstance(params["campaignId"], bool):
+        yield Reference(kind, ("campaignId",), campaign_id=params["campaignId"])
+    elif isinstance(params.get("programName"), str) and isinstance(params.get("campaignName"),
+                                                                        str):
+        yield Reference(kind, ("campaignName",), program=params["programName"],
+                        name=params["campaignName"])
 
 
 def campaign_label(params: dict[str, Any]) -> str:

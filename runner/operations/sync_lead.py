@@ -13,6 +13,7 @@ from runner.operations.spec import (
     Output,
     Params,
     PathT,
+    Reference,
     RestApi,
     RestEncoding,
     RestSettings,
@@ -122,6 +123,12 @@ def _rest_fields(params: Params) -> Iterator[tuple[PathT, str]]:
 REST = RestEncoding(send=_rest_send, calls=_rest_calls, unsupported=_rest_unsupported,
                     once=_rest_once, notes=_rest_notes, fields=_rest_fields)
 
+def _references(params: Params) -> Iterator[Reference]:
+    workspace = params.get("targetWorkspace")
+    if isinstance(workspace, str):
+        yield Reference("workspace", ("targetWorkspace",), name=workspace)
+
+
 OPERATION = Operation(
     name="syncLead",
     doc="insert or update one lead",
@@ -136,6 +143,7 @@ OPERATION = Operation(
     soap=SoapEncoding(encode=_encode, read=_read, header_params=("targetWorkspace",)),
     defaults={"returnLead": False},
     rules=_rules,
+    references=_references,
     failed_records=_failed,
     rest=REST,
 )
