@@ -56,6 +56,6 @@ class EnvelopeWriter:
         stamp = auth.w3c_timestamp(datetime.now().astimezone())
         self._redactor.add(*call.scope.secret_values)
         name = f"{self.count:05d}-{_UNSAFE.sub('_', self._redactor(str(call.key)))}.xml"
-        text = redact_xml(envelope.assemble(call.body, self.user_id, MASK, stamp,
+        text = redact_xml(envelope.assemble(call.shown_body(), self.user_id, MASK, stamp,
                                             workspace=call.workspace), self._redactor)
         (self.directory / name).write_text(text, encoding="utf-8")

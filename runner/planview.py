@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from runner import operations
 from runner.model import Problem
-from runner.prepare import StepPlan, call_note
+from runner.prepare import CallInfo, StepPlan, call_note
 
 if TYPE_CHECKING:
     from runner.prepare import Plan
@@ -32,13 +33,36 @@ def _hidden(step: StepPlan) -> str:
     return f"... {step.hidden} more call{'s' if step.hidden != 1 else ''} of step {step.id}"
 
 
+CAMPAIGN_MARK = "CAMPAIGN"  # calls that run people through a campaign (emails go out)
+
+
+def _what(st: StepPlan) -> str:
+    """The step in words: its name, what the operation does, and whether it is left out."""
+    doc = operations.get(st.operation).doc
+    said = f"{st.name}: {doc}" if st.name else doc
+    if st.calls == 0 and st.skipped:
+        said += f" -- skipped ({sorted(set(st.skipped))[0]})"
+    return said
+
+
+def _mark(st: StepPlan) -> str:
+    return CAMPAIGN_MARK if not operations.get(st.operation).idempotent else ""
+
+
+def _target_line(plan: Plan) -> str:
+    target = plan.playbook.target or {}
+    where = target.get("endpoint") or target.get("munchkinId") or target.get("restEndpoint")
+    said = f"the playbook's target ({where})" if where else "no target: --sandbox"
+    return f"Target: {said}, over {plan.api.upper()}"
+
+
 def text(plan: Plan) -> str:
     lines = [f"Plan: {plan.playbook.name} ({plan.playbook.file}), WSDL "
-             f"{Path(plan.schema.source).name}", ""]
-    lines.append(f"  {'step':<18} {'operation':<22} {'calls':>7} {'records':>8}  name")
+             f"{Path(plan.schema.source).name}", _target_line(plan), ""]
+    lines.append(f"  {'step':<18} {'operation':<22} {'calls':>7} {'records':>8}  {'':<8}  what")
     for st in plan.steps.values():
         lines.append(f"  {st.id:<18} {st.operation:<22} {st.calls:>7} {st.records:>8}  "
-                     f"{st.name or ''}".rstrip())
+                     f"{_mark(st):<8}  {_what(st)}".rstrip())
     lines += ["", f"  {'step':<18} {'call':<28} {'operation':<22} {'records':>7}  details"]
     for st in plan.steps.values():
         for i, c in enumerate(st.listed):
@@ -48,8 +72,18 @@ def text(plan: Plan) -> str:
             lines.append(f"  {c.step:<18} {c.label or '1':<28} {c.operation:<22} {c.records:>7}"
                          f"  {detail}".rstrip())
     lines += _data_lines(plan, "  ")
-    lines += ["", _api_line(plan), quota_line(plan.quota_calls)]
+    lines += ["", _api_line(plan), *(f"  {step}: {note}" for step, note in _rest_notes(plan)),
+              quota_line(plan.quota_calls)]
     return "\n".join(lines)
+
+
+def _rest_notes(plan: Plan) -> list[tuple[str, str]]:
+    """(step, note) for what each step's operation does differently over REST (a bulk
+    import instead of importToList, the lookups it makes, ...), in step order."""
+    if plan.rest is None:
+        return []
+    return [(step, note) for step in plan.steps
+            for note in sorted(plan.rest.notes.get(step, ()))]
 
 
 def _data_lines(plan: Plan, indent: str) -> list[str]:
@@ -77,12 +111,20 @@ def _cell(text: str) -> str:
 def markdown(plan: Plan) -> str:
     pb = plan.playbook
     total = plan.quota_calls
+    campaigns = sum(st.calls for st in plan.steps.values() if _mark(st))
     out = [f"### mktows-run plan: {_cell(pb.name)}", "",
            f"`{pb.file}` — **{quota_line(total)}** — {_cell(_api_line(plan))}",
-           "", "| step | operation | calls | records | notes |", "| --- | --- | ---: | ---: | --- |"]
+           f"{_cell(_target_line(plan))}"
+           + (f" — :warning: **{campaigns} campaign call(s): these send what the campaigns "
+              "send to real people**" if campaigns else ""),
+           "", "| step | what | operation | calls | records | notes |",
+           "| --- | --- | --- | ---: | ---: | --- |"]
+    rest_notes = plan.rest.notes if plan.rest is not None else {}
     for st in plan.steps.values():
-        out.append(f"| `{st.id}` | {st.operation} | {st.calls} | {st.records} | "
-                   f"{_cell('; '.join(sorted(st.notes)))} |")
+        notes = sorted(st.notes | rest_notes.get(st.id, set()))
+        op = f"**:warning: {st.operation}**" if _mark(st) else st.operation
+        out.append(f"| `{st.id}` | {_cell(_what(st))} | {op} | {st.calls} | {st.records} | "
+                   f"{_cell('; '.join(notes))} |")
     out += [line.replace("OUTSIDE", "**OUTSIDE**") for line in _data_lines(plan, "- ")]
     out += ["", "<details><summary>Calls (long loops: first and last)</summary>", "",
             "| step | call | details |", "| --- | --- | --- |"]
@@ -94,6 +136,27 @@ def markdown(plan: Plan) -> str:
             out.append(f"| `{c.step}` | {c.label or '1'} | {_cell(plan.redactor(c.summary))} |")
     out += ["", "</details>", ""]
     return "\n".join(out)
+
+
+def as_json(plan: Plan, preflight: str | None = None) -> dict[str, object]:
+    """The plan for machines: every step with its exact counts, first and last calls."""
+    def call(c: CallInfo) -> dict[str, object]:
+        return {"key": c.key, "label": c.label, "summary": c.summary, "records": c.records,
+                "pending": list(c.pending), "condition": c.condition}
+
+    return {
+        "playbook": plan.playbook.file, "name": plan.playbook.name, "api": plan.api,
+        "target": _target_line(plan), "calls": plan.total_calls,
+        "quota_calls": plan.quota_calls, "daily_quota": DAILY_QUOTA,
+        "steps": [{"id": st.id, "name": st.name, "operation": st.operation, "what": _what(st),
+                   "campaign": bool(_mark(st)), "calls": st.calls, "records": st.records,
+                   "skipped": sorted(set(st.skipped)), "notes": sorted(st.notes),
+                   "first": [call(c) for c in st.first], "last": [call(c) for c in st.last],
+                   "hidden": st.hidden} for st in plan.steps.values()],
+        "data_files": [{"name": d.name, "path": d.path, "outside": d.outside}
+                       for d in plan.data_files],
+        "preflight": preflight,
+    }
 
 
 def problems_json(problems: list[Problem]) -> list[dict[str, object]]:

@@ -291,6 +291,7 @@ class Scope:
     # Variables whose values held references to vars/env/secrets only, once resolved (shared
     # by every copy: a 100,000-row loop resolves `${vars.x}` once, not per row).
     var_cache: dict[str, Any] = field(default_factory=dict)
+    opaque_secrets: bool = False  # validate/plan: a missing secret is a placeholder
 
     def with_item(self, item: Any, where: Location | None = None) -> Scope:
         # copy.copy, not dataclasses.replace: this runs once per loop item.
@@ -369,6 +370,12 @@ class Scope:
         name = str(ref.path[0])
         if len(ref.path) > 1:
             raise Unresolved(f"{ref.text}: a secret has no fields")
+        if name not in self.secrets and self.opaque_secrets:
+            # validate/plan: a secret is an opaque placeholder (masked like any secret), so
+            # a pull request from a fork can be planned without one; a run needs it.
+            placeholder = f"<secret {name}>"
+            self.secret_values.add(placeholder)
+            return Secret(placeholder)
         if name not in self.secrets:
             raise Unresolved(f"secret {name} is not set ({ref.text})",
                              f"export {name}=... or put it in a --secrets-file; "

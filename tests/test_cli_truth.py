@@ -139,7 +139,7 @@ def test_a_step_after_a_2500_row_loop_is_in_the_plan_with_exact_counts(run_cli, 
     assert "EMAIL=lead0@example.com" in res.out and "EMAIL=lead2499@example.com" in res.out
     assert "2501 calls" in res.out
     md = (tmp_path / "plan.md").read_text()
-    assert "| `each` | getLead | 2500 |" in md and "| `later` | scheduleCampaign | 1 |" in md
+    assert "| getLead | 2500 |" in md and "| **:warning: scheduleCampaign** | 1 |" in md
 
 
 def test_validate_plan_and_run_agree_on_a_job_over_the_daily_quota(run_cli, sandbox, tmp_path):
@@ -156,7 +156,8 @@ def test_validate_plan_and_run_agree_on_a_job_over_the_daily_quota(run_cli, sand
     # the explicit flag lets it start (the first lead is unknown: 20103 stops it at once)
     res = run_cli("p.yml", "--allow-over-quota", env=target_env(sandbox))
     assert "warning: " + needed in res.err
-    assert res.code == 1 and "20103" in res.out and _sent(sandbox) == 1
+    # preflight's one read (the requestable campaigns), then the first getLead's 20103
+    assert res.code == 1 and "20103" in res.out and _sent(sandbox) == 2
 
 
 # -- records that FAILED inside a successful reply ----------------------------------------------

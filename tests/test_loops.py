@@ -168,7 +168,7 @@ def test_plan_lists_calls_quota_and_run_time_values_and_writes_valid_envelopes(r
     assert res.code == 0, res.err
     assert "6 calls, 0.06% of the daily quota of 10,000" in res.out
     assert "values known after step one" in res.out
-    assert "| `welcome` | requestCampaign | 3 | 250 |" in (tmp_path / "plan.md").read_text()
+    assert "| **:warning: requestCampaign** | 3 | 250 |" in (tmp_path / "plan.md").read_text()
     schema = xsd.load(str(wsdl_path()))
     files = sorted((tmp_path / "env").glob("*.xml"))
     assert len(files) == 6
