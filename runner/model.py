@@ -142,6 +142,29 @@ class DataFile:
 
 
 @dataclass
+class Tolerance:
+    """A loop that went past failed calls (max_failures): a step counts its failed calls, a
+    looped group its failed items. Reported whenever it had a failure, within the limit or
+    not; its steps are still `failed`."""
+
+    id: str  # the step's or the group's id
+    kind: str  # step | group
+    limit: str  # as set: "10" or "5%"
+    total: int  # planned calls (a step) or items (a group)
+    allowed: int  # failures tolerated out of `total`
+    failed: int = 0  # failed calls (a step) or items (a group) so far
+    exceeded: bool = False  # one more than `allowed` failed: the run stopped there
+
+    def describe(self) -> str:
+        """`step import: 3 of 3000 calls failed (max_failures 5%: 150 allowed); the run went
+        on` (or `... stopped the run`)."""
+        noun = "calls" if self.kind == "step" else "items"
+        end = "more than allowed: the run stopped" if self.exceeded else "the run went on"
+        return (f"{self.kind} {self.id}: {self.failed} of {self.total} {noun} failed "
+                f"(max_failures {self.limit}: {self.allowed} allowed); {end}")
+
+
+@dataclass
 class RunResult:
     playbook: str
     started_at: str
@@ -152,6 +175,8 @@ class RunResult:
     interrupted: bool = False
     steps: list[StepResult] = field(default_factory=list)
     data_files: list[DataFile] = field(default_factory=list)
+    # loops with a max_failures that had failures (within the limit or past it)
+    max_failures: list[Tolerance] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

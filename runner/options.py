@@ -4,6 +4,8 @@ the two small value types it holds (Rate, RetryPolicy)."""
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,51 @@ from runner.ratelimit import Rate
 from runner.retry import RetryPolicy
 
 DEFAULT_SANDBOX_DB = Path(".mktows") / "sandbox.db"
+
+
+_PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)%")
+
+
+@dataclass(frozen=True)
+class MaxFailures:
+    """How many failed calls (a step's) or items (a looped group's) a run goes past before it
+    stops: a count (`10`) or a share of the planned ones (`5%`). Like Ansible's
+    max_fail_percentage, the limit must be exceeded: `10` stops at the 11th failure, and `5%`
+    of 3,000 items tolerates 150. The default, 0, stops at the first failure."""
+
+    count: int | None = 0
+    percent: float | None = None
+
+    @classmethod
+    def parse(cls, value: int | str) -> MaxFailures:
+        """`10`, `"10"`, `"5%"` or `"2.5%"`; ValueError otherwise (the message says why)."""
+        if isinstance(value, bool):
+            raise ValueError(f"{value!r}: write a count (10) or a percentage (5%)")
+        if isinstance(value, int):
+            if value < 0:
+                raise ValueError(f"{value}: a count of failures is 0 or more")
+            return cls(count=value)
+        text = str(value).strip()
+        if text.isascii() and text.isdigit():
+            return cls(count=int(text))
+        match = _PERCENT.fullmatch(text)
+        if match is None:
+            raise ValueError(f"{value!r}: write a count (10) or a percentage (5%)")
+        percent = float(match.group(1))
+        if percent > 100:
+            raise ValueError(f"{value!r}: a percentage is at most 100%")
+        return cls(count=None, percent=percent)
+
+    def allowed(self, total: int) -> int:
+        """Failures tolerated out of `total` planned calls or items."""
+        if self.percent is None:
+            return self.count or 0
+        return math.floor(total * self.percent / 100 + 1e-9)
+
+    def __str__(self) -> str:
+        if self.percent is None:
+            return str(self.count or 0)
+        return f"{self.percent:g}%"
 
 
 @dataclass(frozen=True)
@@ -44,6 +91,9 @@ class Sending:
     continue_on_ambiguous: bool = False
     accept_ambiguous: bool = False  # resume: resend calls whose outcome is unknown
     seed: int | None = None  # jitter; fixed in tests
+    # --max-failures: failed items a loop (a looped step or group) may have before the run
+    # stops, for the loops whose playbook sets no max_failures: of their own; None: 0.
+    max_failures: MaxFailures | None = None
 
 
 @dataclass(frozen=True)
@@ -63,11 +113,14 @@ class RunOptions:
     sandbox: bool = False  # the CLI starts the sandbox and hands it over as the target
     api: str | None = None  # soap | rest; None: the playbook target's (soap without one)
     sandbox_db: Path = DEFAULT_SANDBOX_DB
+    sandbox_fixture: Path | None = None  # the sandbox's fixture (None: the packaged one)
     selection: Selection = field(default_factory=Selection)
     sending: Sending = field(default_factory=Sending)
     reports: Reports = field(default_factory=Reports)
     allow_insecure_http: bool = False
     allow_over_quota: bool = False
+    preflight: bool = True  # read-only checks of what the writes depend on, before the first
+    sends: bool = True  # False: validate/plan (a missing secret is an opaque placeholder)
 
     @property
     def needs_target(self) -> bool:
@@ -83,13 +136,16 @@ class RunOptions:
             "secrets_file": str(self.secrets_file.resolve()) if self.secrets_file else None,
             "sandbox": self.sandbox, "api": self.api,
             "sandbox_db": str(self.sandbox_db.resolve()),
+            "sandbox_fixture": (str(self.sandbox_fixture.resolve())
+                                if self.sandbox_fixture else None),
             "report": _text(r.results), "junit": _text(r.junit), "markdown": _text(r.markdown),
             "allow_insecure_http": self.allow_insecure_http,
-            "allow_over_quota": self.allow_over_quota,
+            "allow_over_quota": self.allow_over_quota, "preflight": self.preflight,
             "timeouts": {"read_s": s.read_timeout_s, "call_s": s.call_timeout_s},
             "concurrency": s.concurrency, "rate": [s.rate.calls, s.rate.window_s],
             "retry": asdict(s.policy), "deadline_s": s.deadline_s,
             "continue_on_ambiguous": s.continue_on_ambiguous,
+            "max_failures": None if s.max_failures is None else str(s.max_failures),
             "selection": {"only": sorted(sel.only), "skip": sorted(sel.skip),
                           "tags": sorted(sel.tags), "limit_items": sel.limit_items},
         }
@@ -103,20 +159,24 @@ class RunOptions:
             policy=RetryPolicy(**(data.get("retry") or {})), deadline_s=data.get("deadline_s"),
             read_timeout_s=float(timeouts.get("read_s", 60.0)),
             call_timeout_s=float(timeouts.get("call_s", 300.0)),
-            continue_on_ambiguous=bool(data.get("continue_on_ambiguous")))
+            continue_on_ambiguous=bool(data.get("continue_on_ambiguous")),
+            max_failures=(MaxFailures.parse(data["max_failures"])
+                          if data.get("max_failures") is not None else None))
         return cls(
             playbook=Path(data["playbook"]), wsdl=data["wsdl"], cli_vars=data.get("cli_vars", {}),
             vars_files=tuple(Path(p) for p in data.get("vars_files", ())),
             secrets_file=Path(data["secrets_file"]) if data.get("secrets_file") else None,
             sandbox=bool(data.get("sandbox")), api=data.get("api"),
             sandbox_db=Path(data["sandbox_db"]),
+            sandbox_fixture=_path(data.get("sandbox_fixture")),
             selection=Selection(frozenset(sel.get("only", ())), frozenset(sel.get("skip", ())),
                                 frozenset(sel.get("tags", ())), sel.get("limit_items")),
             sending=sending,
             reports=Reports(Path(data.get("report") or "results.json"), _path(data.get("junit")),
                             _path(data.get("markdown"))),
             allow_insecure_http=bool(data.get("allow_insecure_http")),
-            allow_over_quota=bool(data.get("allow_over_quota")))
+            allow_over_quota=bool(data.get("allow_over_quota")),
+            preflight=bool(data.get("preflight", True)))
 
 
 def _text(path: Path | None) -> str | None:

@@ -44,6 +44,9 @@ class Step:
     when: str | bool | None
     tags: tuple[str, ...]
     children: tuple[Step, ...]
+    # max_failures: as written (10 or "5%"; the schema checks its shape): failed calls of
+    # this step, or failed items of this group, the run goes past (runner.executor)
+    max_failures: int | str | None = None
 
     @property
     def op(self) -> Operation:
@@ -102,7 +105,9 @@ def _steps(raw: Any, base: PathT, doc: Document) -> tuple[Step, ...]:
         out.append(Step(path, step["id"], step.get("name"), ops[0] if ops else None,
                         step[ops[0]] if ops else {}, doc.locate(path).line,
                         _loop(step.get("loop"), (*path, "loop")), step.get("when"),
-                        tuple(str(t) for t in tags), children))
+                        tuple(str(t) for t in tags), children,
+                        step.get("max_failures") if isinstance(step.get("max_failures"), int | str)
+                        else None))
     return tuple(out)
 
 

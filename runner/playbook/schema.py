@@ -103,7 +103,7 @@ def _unknown_keys(doc: Document, error: Any, path: PathT) -> list[Problem]:
     return problems
 
 
-_STEP_KEYS = ("id", "name", "when", "tags", "loop", "steps", *OPERATIONS)
+_STEP_KEYS = ("id", "name", "when", "tags", "loop", "max_failures", "steps", *OPERATIONS)
 
 
 def _operation_count(doc: Document, error: Any, path: PathT) -> list[Problem]:

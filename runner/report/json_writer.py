@@ -12,7 +12,7 @@ from typing import Any
 
 from runner import __version__, jsonschemas
 from runner.errors import UsageError
-from runner.model import CallResult, DataFile, Retry, RunResult, StepResult
+from runner.model import CallResult, DataFile, Retry, RunResult, StepResult, Tolerance
 from runner.report import files
 from runner.report.facts import counts, public_endpoint
 from runner.resources import results_schema_path
@@ -42,6 +42,9 @@ def to_dict(result: RunResult) -> dict[str, Any]:
         "steps": [_step(s, result.playbook) for s in result.steps],
         "data_files": [{"name": d.name, "path": d.path, "outside": d.outside}
                        for d in result.data_files],
+        "max_failures": [{"id": t.id, "kind": t.kind, "limit": t.limit, "total": t.total,
+                          "allowed": t.allowed, "failed": t.failed, "exceeded": t.exceeded}
+                         for t in result.max_failures],
     }
 
 
@@ -110,6 +113,8 @@ def from_dict(data: dict[str, Any]) -> RunResult:
                           if s["status"] == "interrupted" else None) for s in data["steps"]],
         data_files=[DataFile(d["name"], d["path"], d["outside"])
                     for d in data.get("data_files", [])],
+        max_failures=[Tolerance(t["id"], t["kind"], t["limit"], t["total"], t["allowed"],
+                                t["failed"], t["exceeded"]) for t in data.get("max_failures", [])],
     )
 
 

@@ -58,7 +58,8 @@ def _case(result: RunResult, step: StepResult, call: CallResult | None,
     if step.line >= 1:
         case.set("line", str(step.line))
     if call is None or call.status == "skipped":
-        ET.SubElement(case, "skipped", {"message": "not run"})
+        why = call.fault_message if call is not None and call.fault_message else "not run"
+        ET.SubElement(case, "skipped", {"message": clean(why)})
     elif call.status in ("failed", "ambiguous"):
         kind = facts.kind(call)
         tag = "failure" if kind in ("fault", "records") else "error"  # Marketo said no
@@ -82,4 +83,5 @@ def _run_notes(result: RunResult) -> str:
     if result.interrupted:
         lines.append("the run was interrupted: steps it did not reach are reported as skipped")
         lines += [f"step {s.id}: {s.note}" for s in result.steps if s.note]
+    lines += [f"max_failures: {t.describe()}" for t in result.max_failures]
     return "\n".join(lines)

@@ -64,6 +64,10 @@ def render(result: RunResult, redact: Redact, *, link: Link = relative_link,
         for step in result.steps:
             if step.note:  # the step it stopped in, and how far it got
                 page.add("", f"Step {text(step.id)}: {text(step.note)}.")
+    if result.max_failures:  # loops that went past failures: still failures
+        page.add("", "Failures tolerated by max_failures (these steps are still failed):", "")
+        for tolerance in result.max_failures:
+            page.add(f"- {text(tolerance.describe())}")
     _failures(page, result, text, link)
     _steps_table(page, result, text)
     _details(page, result, text)
@@ -126,8 +130,18 @@ def _failures(page: _Page, result: RunResult, text: Callable[[object], str], lin
         for call in failed[:MAX_FAILED_CALLS]:
             page.add(f"  - {text(facts.call_name(step, call))}: {text(facts.problem(call))} "
                      f"({_attempts(call, text)})")
-        if len(failed) > MAX_FAILED_CALLS:
-            page.add(f"  - and {len(failed) - MAX_FAILED_CALLS} more: see the calls below")
+        rest = failed[MAX_FAILED_CALLS:]
+        if rest:  # every failed call is listed, folded (as far as the page allows)
+            page.add(f"  - and {len(rest)} more:", "",
+                     f"<details><summary>{len(rest)} more failed calls of "
+                     f"{text(step.id)}</summary>", "")
+            for call in rest:
+                if not page.add(f"- {text(facts.call_name(step, call))}: "
+                                f"{text(facts.problem(call))}"):
+                    break
+            page.close("")
+            page.close("</details>")
+            page.add("")
 
 
 def _attempts(call: CallResult, text: Callable[[object], str]) -> str:
@@ -170,6 +184,8 @@ def _call_row(step: StepResult, call: CallResult, text: Callable[[object], str])
     status = _status(call.status) + (" (resumed)" if call.resumed else "")
     if call.status in ("failed", "ambiguous"):
         outcome = text(facts.problem(call))
+    elif call.status == "skipped" and call.fault_message:  # why it was not sent
+        outcome = text(call.fault_message)
     else:
         outcome = text(" ".join(f"{k}={_scalar(v)}" for k, v in call.outputs.items()
                                 if isinstance(v, str | int | float | bool)))
