@@ -16,6 +16,7 @@ from typing import Any
 from bench.common import Sandbox
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "playbooks" / "import-leads.yml"
+ROWS_READ = 2  # the example's two loops (import, welcome) each read the file in the dry pass
 
 
 def measure(rows: int = 30_000, window_s: float = 4.0) -> dict[str, Any]:
@@ -31,11 +32,13 @@ def measure(rows: int = 30_000, window_s: float = 4.0) -> dict[str, Any]:
                    box.info["user_id"], "MKTOWS_ENCRYPTION_KEY": box.info["encryption_key"]}
             import os
 
-            started = time.perf_counter()
+            started, started_at = time.perf_counter(), time.time()
             res = subprocess.run([sys.executable, "-m", "runner", "bulk.yml", "--rate", rate,
                                   "--concurrency", "10", "-q"], cwd=work,
-                                 env={**os.environ, **env}, capture_output=True, text=True)
+                                 env={**os.environ, **env}, capture_output=True, text=True,
+                                 timeout=60 * window_s + 300)
             wall = time.perf_counter() - started
+            ended_at = started_at + wall
             report = json.loads((work / "results.json").read_text())
             from runner import sandbox as sbx
 
@@ -59,7 +62,11 @@ def measure(rows: int = 30_000, window_s: float = 4.0) -> dict[str, Any]:
                 "sending_over_minimum": round(sending / minimum, 3),
                 "first_window_span_s": round(first_span, 2),
                 "sending_over_sliding_minimum": round(sending / sliding_minimum, 3),
-                "before_first_request_s": round(wall - sending, 2)}
+                # From the sandbox's log (same clock): the dry pass before the first request,
+                # the reports and exit after the last one.
+                "before_first_request_s": round(times[0].timestamp() - started_at, 2),
+                "after_last_request_s": round(ended_at - times[-1].timestamp(), 2),
+                "rows_read_before_first_request": ROWS_READ * rows}
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Shared by the benchmarks: a sandbox in its own process (so client and server each get a
-core), and sample data."""
+core; its banner gives both APIs' endpoints and credentials), and sample data."""
 
 from __future__ import annotations
 
@@ -34,14 +34,17 @@ class Sandbox:
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         fields = {}
-        for line in self.proc.stdout:
-            m = re.match(r"\s+(endpoint|user id|encryption key|database):\s+(\S+)", line)
+        for line in self.proc.stdout:  # the banner: SOAP's lines, then REST's
+            m = re.match(r"\s+(endpoint|user id|encryption key|database|REST endpoint|"
+                         r"identity|client id|client secret):\s+(\S+)", line)
             if m:
                 fields[m.group(1)] = m.group(2)
-            if "mode:" in line:
+            if re.match(r"\s+(token|REST clients):", line):
                 break
         self.info = {"endpoint": fields["endpoint"], "user_id": fields["user id"],
-                     "encryption_key": fields["encryption key"], "db": fields["database"]}
+                     "encryption_key": fields["encryption key"], "db": fields["database"],
+                     "rest_endpoint": fields["REST endpoint"], "identity": fields["identity"],
+                     "client_id": fields["client id"], "client_secret": fields["client secret"]}
         return self
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:

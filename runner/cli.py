@@ -10,6 +10,8 @@ import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -110,32 +112,18 @@ def _check_options(playbook: Path, wsdl: str | None, var: tuple[str, ...],
     from runner.options import RunOptions
 
     return RunOptions(playbook=playbook, wsdl=wsdl or _default_wsdl(), cli_vars=_parse_vars(var),
-                      vars_files=vars_files, secrets_file=secrets_file, sandbox=True, api=api)
+                      vars_files=vars_files, secrets_file=secrets_file, sandbox=True, api=api,
+                      sends=False)
 
 
 @contextmanager
 def _target(options: RunOptions, plan: Plan) -> Iterator[AnyTarget]:
-    """Where the run sends: the sandbox, started here for the run's length (over the plan's
-    API), or the playbook's own target."""
-    from runner import sandbox as box
-    from runner.rest.api import RestTarget
-    from runner.secrets import Secret
-    from runner.target import Target
+    """Where the run sends: the sandbox started for the run's length, or the playbook's own
+    target (runner.launch, shared with the Python API)."""
+    from runner.launch import target_for
 
-    if not options.sandbox:
-        assert plan.target is not None  # prepare() resolved it, or raised
-        yield plan.target
-        return
-    # Strict: the sandbox validates each envelope against its WSDL, so a try-out on it also
-    # proves the runner's own requests (the served default forgives, as Marketo did).
-    with box.running(options.sandbox_db, strict=True) as info:
-        if plan.api == "rest":
-            if info.client_id is None or info.client_secret is None:
-                raise UsageError("the sandbox's fixture has no REST client (restClients:)")
-            yield RestTarget(info.rest_endpoint, info.identity_url, info.client_id,
-                             Secret(info.client_secret))
-        else:
-            yield Target(info.endpoint, info.user_id, Secret(info.encryption_key))
+    with target_for(options, plan) as target:
+        yield target
 
 
 def exit_code(outcome: Outcome) -> int:
@@ -193,6 +181,13 @@ def _duration(text: str | None, option: str = "--deadline") -> float | None:
     return seconds
 
 
+_only_opt = click.option("--only", multiple=True, metavar="ID[,ID]",
+                         help="Only these steps (or groups).")
+_skip_opt = click.option("--skip", multiple=True, metavar="ID[,ID]", help="Leave these steps out.")
+_tags_opt = click.option("--tags", multiple=True, metavar="TAG[,TAG]",
+                         help="Only steps with a tag.")
+_limit_items_opt = click.option("--limit-items", type=click.IntRange(1), metavar="N",
+                                help="Canary run: only the first N items of each loop.")
 _api_opt = click.option(
     "--api", type=click.Choice(["soap", "rest"]),
     help="The API: with --sandbox, which one to use; for validate/plan, which one to check and "
@@ -205,6 +200,9 @@ _api_opt = click.option(
 @_api_opt
 @click.option("--sandbox-db", type=click.Path(dir_okay=False, path_type=Path),
               default=DEFAULT_SANDBOX_DB, show_default=True, help="The sandbox's lead database.")
+@click.option("--sandbox-fixture", type=_FilePath(exists=True, dir_okay=False, path_type=Path),
+              metavar="FILE", help="With --sandbox: the sandbox's fixture (your programs, "
+                                   "campaigns, fields; see docs/sandbox.md).")
 @_var_opt
 @_vars_file_opt
 @_secrets_file_opt
@@ -232,24 +230,32 @@ _api_opt = click.option(
               help="Longest wait between two bytes of a reply.")
 @click.option("--on-ambiguous", type=click.Choice(["stop", "continue"]), default="stop",
               show_default=True, help="What to do after a call whose outcome is unknown.")
-@click.option("--only", multiple=True, metavar="ID[,ID]", help="Run only these steps (or groups).")
-@click.option("--skip", multiple=True, metavar="ID[,ID]", help="Leave these steps out.")
-@click.option("--tags", multiple=True, metavar="TAG[,TAG]", help="Run only steps with a tag.")
-@click.option("--limit-items", type=click.IntRange(1), metavar="N",
-              help="Canary run: only the first N items of each loop.")
+@click.option("--max-failures", metavar="N|P%",
+              help="Failed items a loop may have before the run stops (default 0), e.g. 10 or "
+                   "5%; for every loop without its own max_failures:. Failed items are still "
+                   "failures (exit 1); an ambiguous call is never tolerated.")
+@_only_opt
+@_skip_opt
+@_tags_opt
+@_limit_items_opt
 @click.option("--allow-insecure-http", is_flag=True,
               help="Allow plain http:// to a non-loopback endpoint.")
 @click.option("--allow-over-quota", is_flag=True,
               help="Start even when the plan needs more calls than one day's quota.")
+@click.option("--no-preflight", is_flag=True,
+              help="Skip the read-only checks of campaigns, workspaces and fields before the "
+                   "first write (not recommended).")
 @click.option("-q", "--quiet", is_flag=True, help="Only failures and the summary.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print each retry.")
-def run(playbook: Path, sandbox: bool, api: str | None, sandbox_db: Path, var: tuple[str, ...],
+def run(playbook: Path, sandbox: bool, api: str | None, sandbox_db: Path,
+        sandbox_fixture: Path | None, var: tuple[str, ...],
         vars_file: tuple[Path, ...], secrets_file: Path | None, wsdl: str | None, report: Path,
         junit: Path | None, markdown: Path | None, concurrency: int, rate: str, retries: int,
         retry_backoff: float, deadline: str | None, call_timeout: str, read_timeout: str,
-        on_ambiguous: str, only: tuple[str, ...],
+        on_ambiguous: str, max_failures: str | None, only: tuple[str, ...],
         skip: tuple[str, ...], tags: tuple[str, ...], limit_items: int | None,
-        allow_insecure_http: bool, allow_over_quota: bool, quiet: bool, verbose: bool) -> int:
+        allow_insecure_http: bool, allow_over_quota: bool, no_preflight: bool, quiet: bool,
+        verbose: bool) -> int:
     """Validate PLAYBOOK completely, then send its steps in order."""
     from runner import options as opts
     from runner import runs
@@ -263,10 +269,16 @@ def run(playbook: Path, sandbox: bool, api: str | None, sandbox_db: Path, var: t
         parsed_rate = Rate.parse(rate)
     except ValueError as exc:
         raise UsageError(f"--rate: {exc}") from None
+    try:
+        tolerated = None if max_failures is None else opts.MaxFailures.parse(max_failures)
+    except ValueError as exc:
+        raise UsageError(f"--max-failures {exc}") from None
+    if sandbox_fixture is not None and not sandbox:
+        raise UsageError("--sandbox-fixture is for a run on the sandbox: add --sandbox")
     options = opts.RunOptions(
         playbook=playbook, wsdl=wsdl or _default_wsdl(), cli_vars=_parse_vars(var),
         vars_files=vars_file, secrets_file=secrets_file, sandbox=sandbox, api=api,
-        sandbox_db=sandbox_db,
+        sandbox_db=sandbox_db, sandbox_fixture=sandbox_fixture,
         selection=opts.Selection(_ids(only), _ids(skip), _ids(tags), limit_items),
         sending=opts.Sending(
             concurrency=concurrency, rate=parsed_rate,
@@ -274,13 +286,15 @@ def run(playbook: Path, sandbox: bool, api: str | None, sandbox_db: Path, var: t
             deadline_s=_duration(deadline),
             read_timeout_s=_duration(read_timeout, "--read-timeout") or 60.0,
             call_timeout_s=_duration(call_timeout, "--timeout") or 300.0,
-            continue_on_ambiguous=on_ambiguous == "continue"),
+            continue_on_ambiguous=on_ambiguous == "continue", max_failures=tolerated),
         reports=opts.Reports(report, junit, markdown),
-        allow_insecure_http=allow_insecure_http, allow_over_quota=allow_over_quota)
+        allow_insecure_http=allow_insecure_http, allow_over_quota=allow_over_quota,
+        preflight=not no_preflight)
     plan = prepare(options)
     _ACTIVE_REDACTOR.append(plan.redactor)
     _check_quota(plan.quota_calls, options.allow_over_quota)
-    console = Console(plan.redactor, quiet=quiet, verbose=verbose, totals=plan.counts)
+    console = Console(plan.redactor, quiet=quiet, verbose=verbose)
+    console.expect(plan)
     with _target(options, plan) as target:
         _ACTIVE_REDACTOR.append(plan.redactor.with_values(secret(target)))
         return exit_code(runs.start(options, plan, target, console))
@@ -322,7 +336,7 @@ def resume(run_ref: str, accept_ambiguous: bool, on_ambiguous: str | None, repor
         plan = prepare(options)
         _ACTIVE_REDACTOR.append(plan.redactor)
         console.redact = plan.redactor  # the run's secrets are known only now
-        console.totals = plan.counts
+        console.expect(plan)
         with _target(options, plan) as target:
             return exit_code(runs.resume(past_run, options, plan, target, console))
 
@@ -416,11 +430,29 @@ def validate(playbooks: tuple[Path, ...], var: tuple[str, ...], vars_file: tuple
               help="Write every call's envelope here (signature and secrets redacted).")
 @click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a summary for a pull-request comment.")
+@click.option("--preflight", is_flag=True,
+              help="Also check, with read-only calls, that every campaign, workspace and field "
+                   "the writes depend on exists (needs the target's credentials, or --sandbox).")
+@click.option("--sandbox", is_flag=True,
+              help="With --preflight: check against the sandbox; with --out: apply to it.")
+@click.option("--sandbox-db", type=click.Path(dir_okay=False, path_type=Path),
+              default=DEFAULT_SANDBOX_DB, show_default=True, help="The sandbox's lead database.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Save the plan (no secret in it) for `mktows-run apply FILE`.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="How the plan is printed (json: for machines).")
+@_only_opt
+@_skip_opt
+@_tags_opt
+@_limit_items_opt
 def plan(playbook: Path, var: tuple[str, ...], vars_file: tuple[Path, ...],
          secrets_file: Path | None, wsdl: str | None, api: str | None, envelopes: Path | None,
-         markdown: Path | None) -> int:
-    """List every call PLAYBOOK would make, without the network."""
-    from runner import planview
+         markdown: Path | None, preflight: bool, sandbox: bool, sandbox_db: Path,
+         out: Path | None, fmt: str, only: tuple[str, ...], skip: tuple[str, ...],
+         tags: tuple[str, ...], limit_items: int | None) -> int:
+    """List every call PLAYBOOK would make, without the network (with --preflight: and check,
+    with read-only calls, that everything the writes depend on exists in Marketo)."""
+    from runner import planview, saved_plan
     from runner.envelope_files import EnvelopeWriter
     from runner.errors import StorageError
     from runner.prepare import prepare
@@ -431,23 +463,95 @@ def plan(playbook: Path, var: tuple[str, ...], vars_file: tuple[Path, ...],
         files.check_folder(envelopes, "--envelopes")
     if markdown is not None:
         files.check_file(markdown, "--markdown")
+    if out is not None:
+        files.check_file(out, "--out")
     writer = EnvelopeWriter(envelopes) if envelopes else None
+    digest = saved_plan.Digest()
+
+    def on_call(call: Any) -> None:
+        digest(call)
+        if writer is not None:
+            writer.write(call)
+
     try:
-        prepared = prepare(_check_options(playbook, wsdl, var, vars_file, secrets_file, api),
-                               on_call=writer.write if writer else None)
+        from runner.options import Selection
+
+        options = replace(_check_options(playbook, wsdl, var, vars_file, secrets_file, api),
+                          sandbox=sandbox or not preflight, sandbox_db=sandbox_db,
+                          selection=Selection(_ids(only), _ids(skip), _ids(tags), limit_items))
+        prepared = prepare(options, on_call=on_call)
     except OSError as exc:  # a full disk half-way through the envelopes
         if envelopes is None or not str(exc.filename or "").startswith(str(envelopes)):
             raise
         raise StorageError(exc.filename, exc) from None
-    click.echo(prepared.redactor(planview.text(prepared)))
+    checked = _preflight_plan(options, prepared) if preflight else None
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(prepared.redactor.tree(planview.as_json(prepared, checked)),
+                              indent=2))
+    else:
+        click.echo(prepared.redactor(planview.text(prepared)
+                                     + (f"\n{checked}" if checked else "")))
     if markdown is not None:
         try:
-            files.write_text(markdown, prepared.redactor(planview.markdown(prepared)))
+            files.write_text(markdown, prepared.redactor(
+                planview.markdown(prepared) + (f"\n{checked}\n" if checked else "")))
         except OSError as exc:
             raise StorageError(markdown, exc) from None
     if writer is not None:
         click.echo(f"{writer.count} envelope(s) written to {envelopes}", err=True)
+    if out is not None:
+        from runner import runs
+
+        # What apply will run: sending, against the sandbox or the playbook's own target.
+        applied = replace(options, sandbox=sandbox, sends=True, preflight=True)
+        try:
+            saved_plan.write(out, applied, runs.input_hashes(prepared, applied), digest,
+                             prepared.api, checked, files.write_text)
+        except OSError as exc:
+            raise StorageError(out, exc) from None
+        click.echo(f"plan saved to {out}: apply it with `mktows-run apply {out}`", err=True)
     return ExitCode.OK
+
+
+@cli.command()
+@click.argument("plan_file", metavar="PLAN", type=_FilePath(exists=True, dir_okay=False,
+                                                            path_type=Path))
+@click.option("--max-age", default="24h", show_default=True, metavar="DURATION",
+              help="Refuse a plan older than this.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write results.json (default: as the plan said).")
+@click.option("-q", "--quiet", is_flag=True)
+@click.option("-v", "--verbose", is_flag=True)
+def apply(plan_file: Path, max_age: str, report: Path | None, quiet: bool, verbose: bool) -> int:
+    """Send exactly the calls of a plan saved with `plan --out`: refused, saying what changed,
+    if the playbook, variables, data files, WSDL or any step's calls differ, or it is too old.
+    Journals, resumes and reports like a run."""
+    from runner import runs, saved_plan
+    from runner.console import Console
+    from runner.prepare import prepare
+    from runner.target import secret
+
+    document = saved_plan.read(plan_file)
+    options = saved_plan.options_of(document)
+    if report is not None:
+        options = replace(options, reports=replace(options.reports, results=report))
+    digest = saved_plan.Digest()
+    plan = prepare(options, on_call=digest)
+    reasons = saved_plan.stale(document, runs.input_hashes(plan, options), digest, plan.api,
+                               _duration(max_age, "--max-age") or 0.0,
+                               datetime.now().astimezone())
+    if reasons:
+        raise UsageError(f"the plan {plan_file} no longer describes this run: "
+                         f"{'; '.join(reasons)}; nothing was sent (plan again and review it)")
+    _ACTIVE_REDACTOR.append(plan.redactor)
+    _check_quota(plan.quota_calls, options.allow_over_quota)
+    console = Console(plan.redactor, quiet=quiet, verbose=verbose)
+    console.expect(plan)
+    with _target(options, plan) as target:
+        _ACTIVE_REDACTOR.append(plan.redactor.with_values(secret(target)))
+        return exit_code(runs.start(options, plan, target, console))
 
 
 class _SandboxGroup(_DefaultTo):
@@ -586,6 +690,29 @@ def init(directory: Path, force: bool) -> int:
 
     click.echo(scaffold.describe(scaffold.create(directory, force=force)))
     return ExitCode.OK
+
+
+def _preflight_plan(options: RunOptions, plan: Plan) -> str:
+    """plan --preflight: the run's read-only checks, without a run; exit 2 on a problem."""
+    from runner.ratelimit import RateLimiter
+    from runner.runs import read_before_writing
+    from runner.senders import sender_for
+    from runner.target import secret
+    from runner.transport import HttpTransport
+
+    with _target(options, plan) as target:
+        transport = HttpTransport()
+        try:
+            sender = sender_for(target, plan.schema, transport,
+                                RateLimiter(options.sending.rate),
+                                plan.redactor.with_values(secret(target)),
+                                lambda: datetime.now().astimezone())
+            findings = read_before_writing(plan, sender, options.sending)
+        finally:
+            transport.close()
+    if findings.problems:
+        raise PlaybookError(sorted(findings.problems, key=lambda p: p.location))
+    return findings.line()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,6 +11,12 @@ flight finish, nothing new starts), `deadline` (--deadline passed: no new call o
 starts), `storage` (the journal could not be written: nothing more may be sent), or `abort`
 (a second Ctrl-C: calls in flight are not waited for, and are reported with an unknown
 outcome). The step it stopped in is reported `interrupted`, with how far it got.
+
+A failed call stops the run too, unless its loop tolerates it (`max_failures:` on the step or
+its looped group, else `--max-failures` for any loop; `_Limits`): the run then goes on, the
+step is still `failed`, and a failed group item's remaining calls are not sent. A call that
+reads the outputs of a step that has none (it failed, or was skipped) is never sent with
+made-up values: it is reported skipped. An ambiguous call is never tolerated this way.
 """
 
 from __future__ import annotations
@@ -28,7 +34,6 @@ from runner import retry
 from runner.calls import Call, CallGenerator, Skip, StepEnd, raise_problem
 from runner.errors import (
     CallValueError,
-    PlaybookError,
     ResponseError,
     RestError,
     RunnerError,
@@ -37,14 +42,15 @@ from runner.errors import (
     TransportError,
 )
 from runner.journal import Journal, PastRun
-from runner.model import CallResult, Problem, Retry, RunResult, StepResult
-from runner.options import Sending
+from runner.model import CallResult, Retry, RunResult, StepResult, Tolerance
+from runner.options import MaxFailures, Sending
 from runner.ratelimit import RateLimiter
 from runner.secrets import Redactor
-from runner.senders import RestSender, sender_for
+from runner.senders import Sender, sender_for
 from runner.target import AnyTarget, endpoints
 
 if TYPE_CHECKING:
+    from runner.playbook import Step
     from runner.prepare import Plan
 
 MAX_CONCURRENCY = 10
@@ -79,7 +85,8 @@ class Executor:
                  clock: Callable[[], datetime] | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  observe: Observer | None = None,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None,
+                 limiter: RateLimiter | None = None, sender: Sender | None = None) -> None:
         self.plan = plan
         self.target = target
         self.redactor = redactor
@@ -91,14 +98,16 @@ class Executor:
         self.sleep = sleep
         self.observe = observe
         self.stop = stop if stop is not None else Stop()
-        self.limiter = RateLimiter(options.rate, sleep=sleep)
-        self.sender = sender_for(target, plan.schema, transport, self.limiter, redactor,
-                                 self.clock)
+        # (preflight's reads share the run's pacing and its REST session: token, Describe)
+        self.limiter = limiter or RateLimiter(options.rate, sleep=sleep)
+        self.sender = sender or sender_for(target, plan.schema, transport, self.limiter,
+                                           redactor, self.clock)
         self.rng = random.Random(options.seed)
         self._rng_lock = threading.Lock()
         self._deadline = (time.monotonic() + options.deadline_s) if options.deadline_s else None
         self._lock = threading.Lock()
         self._in_flight: dict[str, Call] = {}  # sent (or between retries), not yet settled
+        self.limits = _Limits(plan, options.max_failures)
 
     @property
     def reason(self) -> str | None:
@@ -123,7 +132,6 @@ class Executor:
     # -- the run -------------------------------------------------------------------------
     def run(self, result: RunResult) -> RunResult:
         plan = self.plan
-        self._check_rest_fields()
         steps: dict[str, StepResult] = {
             s.id: StepResult(s.id, s.operation, "skipped", s.line, s.name)
             for s in plan.playbook.all_steps() if s.operation is not None}
@@ -160,20 +168,8 @@ class Executor:
             self._mark_interrupted(run, events)
         result.steps = list(steps.values())
         result.interrupted = self.stop.is_set()
+        result.max_failures = [t for t in self.limits.units.values() if t.failed]
         return result
-
-    def _check_rest_fields(self) -> None:
-        """Over REST, before the first write: every lead field the plan writes exists and is
-        writable on this instance (Describe Lead, asked once for the run)."""
-        fields = self.plan.rest.fields if self.plan.rest is not None else {}
-        if not fields or not isinstance(self.sender, RestSender):
-            return
-        problems = [Problem(where, "", self.redactor(message),
-                            "REST names come from Describe Lead (Admin > Field Management)")
-                    for name, where in fields.items()
-                    for message in self.sender.session.field_problems([name])]
-        if problems:
-            raise PlaybookError(problems)
 
     def _walk(self, events: Any, walker: CallGenerator, run: _Progress, pool: _Workers | None,
               ahead: int) -> None:
@@ -205,7 +201,7 @@ class Executor:
                 _merge_outputs(event, run.batches.pop(event.step.id, {}))
                 continue
             run.begin(event)
-            settled = self._from_journal(event)
+            settled = self._from_journal(event) or self._held_back(event)
             if settled is not None:
                 self._settle(run, event, settled)
                 continue
@@ -256,7 +252,7 @@ class Executor:
             self._in_flight.clear()
         for call in left:
             run.steps[call.step.id].add(CallResult(
-                str(call.key), call.label, "ambiguous", 1, 0.0, {}, None,
+                str(call.key), self.limits.label(call), "ambiguous", 1, 0.0, {}, None,
                 "in flight when the run was stopped at once (second Ctrl-C): Marketo may "
                 "have acted; not known", "ambiguous"))
 
@@ -297,7 +293,7 @@ class Executor:
                     call.scope.outputs[call.step.id] = res.outputs
                 else:  # joined at the step's end, in batch order
                     run.batches.setdefault(call.step.id, {})[call.key.batch] = res.outputs
-        if _stops(res, self.options):
+        if self._stops(call, res):
             run.stopped = True
         if self.observe is not None:
             self.observe(step, res)
@@ -309,12 +305,13 @@ class Executor:
         key = str(call.key)
         done = self.past.done.get(key)
         if done is not None:
-            return CallResult(key, call.label, "ok", 0, 0.0, done.get("outputs") or {},
+            return CallResult(key, self.limits.label(call), "ok", 0, 0.0,
+                              done.get("outputs") or {},
                               resumed=True)
         unknown = self.past.ambiguous.get(key)
         if unknown is not None and not self.options.accept_ambiguous:
             fault = unknown.get("fault") or {}
-            return CallResult(key, call.label, "ambiguous", 0, 0.0, {}, None,
+            return CallResult(key, self.limits.label(call), "ambiguous", 0, 0.0, {}, None,
                               "not resent: " + str(fault.get("message") or "outcome unknown")
                               + " (use --accept-ambiguous after checking Marketo)",
                               "ambiguous", resumed=True)
@@ -336,7 +333,7 @@ class Executor:
         if self.stop.is_set():  # queued when the run began to stop: never sent
             return None
         op = call.step.op
-        res = CallResult(str(call.key), call.label, "failed")
+        res = CallResult(str(call.key), self.limits.label(call), "failed")
         started = time.perf_counter()
         paced = self.sender.paced_per_attempt
         while True:
@@ -422,9 +419,26 @@ class Executor:
 
 
 
-def _stops(res: CallResult, options: Sending) -> bool:
-    return res.status == "failed" or (res.status == "ambiguous"
-                                      and not options.continue_on_ambiguous)
+    def _stops(self, call: Call, res: CallResult) -> bool:
+        """Whether this outcome stops the run: an ambiguous call unless --on-ambiguous
+        continue; a failed one unless its loop still tolerates it (max_failures)."""
+        if res.status == "ambiguous":
+            return not self.options.continue_on_ambiguous
+        return res.status == "failed" and not self.limits.tolerates(call)
+
+    def _held_back(self, call: Call) -> CallResult | None:
+        """A call not to send: its group item already failed, or it reads the outputs of a
+        step that has none (failed, tolerated, or skipped). Sending it would send made-up
+        values (the check's samples), so it is reported skipped, with why."""
+        why = self.limits.failed_item(call)
+        if why is None and (call.pending or call.condition):
+            missing = ", ".join(call.pending) or (call.condition or "").removeprefix(
+                "known after step ")
+            why = (f"not sent: it reads the outputs of step {missing}, which has none (it "
+                   "failed or was skipped)")
+        if why is None:
+            return None
+        return CallResult(str(call.key), self.limits.label(call), "skipped", fault_message=why)
 
 
 def _ends_next(events: Any) -> bool:
@@ -453,6 +467,112 @@ def _seconds(value: float) -> str:
         if value >= size and value % size == 0:
             return f"{value / size:g}{unit}"
     return f"{value:g}s"
+
+
+class _Limits:
+    """max_failures: which loop a failed call is charged to, and whether the run goes on.
+
+    A failed call is charged to the first of its step and the step's enclosing groups
+    (innermost first) that sets `max_failures:`, or, with --max-failures, that has a loop. A
+    step counts its failed calls out of its planned calls; a group its failed items out of
+    its planned items, and a failed item's remaining calls are not sent. No such loop: the
+    first failure stops the run, as it always has."""
+
+    def __init__(self, plan: Plan, default: MaxFailures | None) -> None:
+        self.plan = plan
+        self.default = default
+        self.units: dict[str, Tolerance] = {}  # by step or group id, once charged
+        self._groups: dict[str, tuple[Step, ...]] = {}  # step id -> its groups, innermost first
+        self._failed: set[tuple[str, ...]] = set()  # key paths of failed group items
+
+        def walk(steps: tuple[Step, ...], groups: tuple[Step, ...]) -> None:
+            for step in steps:
+                self._groups[step.id] = groups
+                walk(step.children, (step, *groups))
+
+        walk(plan.playbook.steps, ())
+
+    def label(self, call: Call) -> str:
+        """The call's label, with the items of its looped groups in front (a group's inner
+        step makes one call per item: `onboard item 17 (leads.csv:18)`)."""
+        path = call.key.path
+        items = []
+        for group in reversed(self._groups.get(call.step.id, ())):
+            at = _item_of(path, group)
+            if at is not None:
+                items.append(f"{group.id} {at.replace('-', ' ')}")
+        if not items:
+            return call.label
+        where = call.scope.item_where
+        text = ", ".join(items) + (f" ({where})" if where is not None and call.step.loop is None
+                                   else "")
+        return f"{text}, {call.label}" if call.label else text
+
+    def _unit(self, step: Step) -> Step | None:
+        for candidate in (step, *self._groups.get(step.id, ())):
+            if candidate.max_failures is not None or (
+                    self.default is not None and candidate.loop is not None):
+                return candidate
+        return None
+
+    def tolerates(self, call: Call) -> bool:
+        """Charge a failed call to its loop; True while the loop is within its limit."""
+        unit = self._unit(call.step)
+        if unit is None:
+            return False
+        tolerance = self.units.get(unit.id) or self._start(unit)
+        if unit.children:
+            item = _item_path(call.key.path, unit)
+            if item in self._failed:
+                return True  # the item has failed already: counted once
+            self._failed.add(item)
+        tolerance.failed += 1
+        if tolerance.failed > tolerance.allowed:
+            tolerance.exceeded = True
+            return False
+        return True
+
+    def _start(self, unit: Step) -> Tolerance:
+        limit = (MaxFailures.parse(unit.max_failures) if unit.max_failures is not None
+                 else self.default or MaxFailures())
+        if unit.children:
+            total = len({_item_path(tuple(key.split("/")), unit) for key in self.plan.counts
+                         if unit.id in key.split("/")})
+            kind = "group"
+        else:
+            planned = self.plan.steps.get(unit.id)
+            total, kind = (planned.calls if planned is not None else 0), "step"
+        tolerance = Tolerance(unit.id, kind, str(limit), total, limit.allowed(total))
+        self.units[unit.id] = tolerance
+        return tolerance
+
+    def failed_item(self, call: Call) -> str | None:
+        """Why the call is not sent, when a group item it belongs to has failed."""
+        if not self._failed:
+            return None
+        path = call.key.path
+        for end in range(1, len(path)):
+            if path[:end] in self._failed:
+                item = path[:end]
+                what = (f"{item[-2]} {item[-1].replace('item-', 'item ', 1)}"
+                        if len(item) > 1 and item[-1].startswith("item-") else f"group {item[-1]}")
+                return f"not sent: {what} failed at an earlier step"
+        return None
+
+
+def _item_of(path: tuple[str, ...], group: Step) -> str | None:
+    """The `item-N` of a looped group in a call's key path (None: not looped)."""
+    if group.loop is None or group.id not in path:
+        return None
+    at = path.index(group.id) + 1
+    return path[at] if at < len(path) - 1 else None
+
+
+def _item_path(path: tuple[str, ...], group: Step) -> tuple[str, ...]:
+    """The key path of the group item a call belongs to: up to the group's `item-N` (the
+    group itself when it has no loop)."""
+    at = path.index(group.id) + 1
+    return path[:at + 1] if _item_of(path, group) is not None else path[:at]
 
 
 class _Progress:
@@ -568,13 +688,15 @@ def execute(plan: Plan, target: AnyTarget, transport: Any, options: Sending, *,
             redactor: Redactor, run_journal: Journal | None = None,
             past: PastRun | None = None, run_id: str = "", observe: Observer | None = None,
             stop: threading.Event | None = None,
-            clock: Callable[[], datetime] | None = None) -> RunResult:
+            clock: Callable[[], datetime] | None = None, limiter: RateLimiter | None = None,
+            sender: Sender | None = None) -> RunResult:
     """Send the plan's calls to `target` and return what happened."""
     now = datetime.now().astimezone()
     result = RunResult(plan.playbook.file, now.isoformat(timespec="seconds"),
                        endpoint=endpoints(target)[0], name=plan.playbook.name, run_id=run_id,
                        data_files=list(plan.data_files))
     Executor(plan, target, transport, options, redactor=redactor, journal=run_journal, past=past,
-             observe=observe, stop=stop, clock=clock).run(result)
+             observe=observe, stop=stop, clock=clock, limiter=limiter,
+             sender=sender).run(result)
     result.finished_at = datetime.now().astimezone().isoformat(timespec="seconds")
     return result

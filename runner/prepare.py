@@ -15,10 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from runner import playbook, variables
-from runner.calls import Broken, Call, CallGenerator, data_files, sample_params, var_problems
+from runner.calls import (
+    Broken,
+    Call,
+    CallGenerator,
+    Skip,
+    data_files,
+    sample_params,
+    var_problems,
+)
 from runner.errors import PlaybookError, WsdlError
 from runner.model import DataFile, Literal, Location, Problem
-from runner.operations.spec import RestSettings
+from runner.operations.spec import Reference, RestSettings
 from runner.options import RunOptions, Selection
 from runner.playbook import Playbook
 from runner.playbook.source import describe_char, json_path
@@ -77,6 +85,7 @@ class StepPlan:
     first: list[CallInfo] = field(default_factory=list)
     last: deque[CallInfo] = field(default_factory=lambda: deque(maxlen=KEEP_LAST))
     notes: set[str] = field(default_factory=set)
+    skipped: list[str] = field(default_factory=list)  # why, each time it was left out
 
     def add(self, info: CallInfo, note: str) -> None:
         self.calls += 1
@@ -105,11 +114,13 @@ KEEP_LAST = 3
 @dataclass
 class RestCost:
     """Over REST: the calls a run makes (an operation may take several), the run's cached
-    lookups (one call each), and every lead field it writes, with where it is written."""
+    lookups (one call each), every lead field it writes, with where it is written, and what
+    each step's operation says of its REST calls (RestEncoding.notes: e.g. a bulk import)."""
 
     calls: int = 0
     once: set[str] = field(default_factory=set)
     fields: dict[str, Location] = field(default_factory=dict)
+    notes: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -132,6 +143,9 @@ class Plan:
     data_files: tuple[DataFile, ...]  # every data file read, with its real path
     api: str = "soap"
     rest: RestCost | None = None  # api rest: what the run costs and writes over REST
+    # what the writes depend on in Marketo (campaigns, workspaces), for preflight; each once
+    references: tuple[tuple[Reference, Location], ...] = ()
+    late_references: int = 0  # calls whose references are known only at run time
 
     @property
     def quota_calls(self) -> int:
@@ -309,6 +323,7 @@ def prepare(options: RunOptions, inputs: Inputs | None = None,
         raise PlaybookError(report.items) from None
     all_vars = _vars(pb, options, inputs, report)
     scope = _scope(pb, all_vars, inputs.env, inputs.secrets)
+    scope.opaque_secrets = not options.sends  # validate/plan need no secret
     api = _api(options, pb, report)
     target = _target(pb, scope, api, report) if options.needs_target else None
     settings = _rest_settings(pb, target)
@@ -319,8 +334,11 @@ def prepare(options: RunOptions, inputs: Inputs | None = None,
                               broken=Broken.of(pb, {p.path for p in problems}))
     steps = {s.id: StepPlan(s.id, s.name, s.operation) for s in pb.all_steps()
              if s.operation is not None}
-    total = 0
+    total = late = 0
+    references: dict[tuple[object, ...], tuple[Reference, Location]] = {}
     for event in generator.calls(scope):
+        if isinstance(event, Skip) and event.step.id in steps:
+            steps[event.step.id].skipped.append(event.reason)
         if not isinstance(event, Call):
             continue
         total += 1
@@ -332,6 +350,7 @@ def prepare(options: RunOptions, inputs: Inputs | None = None,
         steps[event.step.id].add(info, call_note(info))
         if rest is not None:
             _rest_check(pb, event, settings, rest, report)
+        late += _references(pb, event, references)
     redactor = Redactor(scope.secret_values)
     if target is not None:
         redactor.add(secret(target))
@@ -342,7 +361,23 @@ def prepare(options: RunOptions, inputs: Inputs | None = None,
                                    key=lambda p: p.location))
     return Plan(pb, schema, target, all_vars, inputs.env, inputs.secrets, redactor,
                 generator.counts, steps, total, options.selection,
-                tuple(data_sources(pb)), api, rest)
+                tuple(data_sources(pb)), api, rest, tuple(references.values()), late)
+
+
+def _references(pb: Playbook, call: Call, found: dict[tuple[object, ...],
+                tuple[Reference, Location]]) -> int:
+    """Collect what the call's write depends on (the first place each is named); 1 when a
+    reference is known only at run time (a ${steps...} value): Marketo checks that one."""
+    params = dict(call.params)
+    if call.workspace is not None:
+        params["targetWorkspace"] = call.workspace
+    known = list(call.step.op.references(params))
+    for ref in known:
+        found.setdefault(ref.key, (ref, pb.doc.locate((*call.step.op_path, *ref.path))))
+    if not call.pending:
+        return 0
+    # A reference whose value is a run-time sample now (a campaign id from a step's output)
+    return 1 if len(list(call.step.op.references(sample_params(call)))) > len(known) else 0
 
 
 def _api(options: RunOptions, pb: Playbook, report: _Problems) -> str:
@@ -379,6 +414,7 @@ def _rest_check(pb: Playbook, call: Call, settings: RestSettings, cost: RestCost
         report((*step.op_path, *sub), message, hint)
     cost.calls += op.rest.calls(params)
     cost.once |= op.rest.once(params)
+    cost.notes.setdefault(step.id, set()).update(op.rest.notes(params))
     for sub, name in op.rest.fields(params):
         cost.fields.setdefault(name, pb.doc.locate((*step.op_path, *sub)))
 

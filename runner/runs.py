@@ -13,9 +13,11 @@ system's temporary folder) and the console says where.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
@@ -23,15 +25,26 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from runner import journal
-from runner.errors import StorageError, UsageError
+from runner import journal, preflight, retry
+from runner.errors import (
+    PlaybookError,
+    PreflightError,
+    ResponseError,
+    RestError,
+    SoapFaultError,
+    StorageError,
+    TransportError,
+    UsageError,
+)
 from runner.executor import Stop, execute
 from runner.model import RunResult
-from runner.options import Reports, RunOptions
+from runner.options import Reports, RunOptions, Sending
 from runner.prepare import Plan
+from runner.ratelimit import RateLimiter
 from runner.report import files
 from runner.runlock import RunLock
 from runner.secrets import Redactor
+from runner.senders import Sender, sender_for
 from runner.target import AnyTarget, check_endpoint, endpoints, secret
 
 
@@ -127,7 +140,11 @@ def _send(options: RunOptions, plan: Plan, target: AnyTarget, redactor: Redactor
     stop = Stop()
     sending = options.sending
     transport = HttpTransport(Timeouts(read=sending.read_timeout_s, total=sending.call_timeout_s))
+    limiter = RateLimiter(sending.rate)
+    sender = sender_for(target, plan.schema, transport, limiter, redactor,
+                        lambda: datetime.now().astimezone(), stop=stop, say=console.info)
     try:
+        _preflight(options, plan, sender, console)  # before the journal: a refusal leaves none
         run_journal = _open_journal(options, plan, redactor, console, past, run_id, run_dir, now)
         try:
             # This run's reports are written at its end: until then, the previous run's
@@ -137,7 +154,9 @@ def _send(options: RunOptions, plan: Plan, target: AnyTarget, redactor: Redactor
             with _interruptible(stop, console.info):
                 result = execute(plan, target, transport, sending, redactor=redactor,
                                  run_journal=run_journal, past=past, run_id=run_id,
-                                 observe=console.call, stop=stop)
+                                 observe=console.call, stop=stop, limiter=limiter,
+                                 sender=sender)
+            console.finish()  # a loop's last progress line, before anything else is said
             end = {"type": "end", "status": result.status, "reason": stop.reason,
                    "finished_at": result.finished_at,
                    "interrupted_steps": {s.id: s.note for s in result.steps if s.note}}
@@ -151,6 +170,38 @@ def _send(options: RunOptions, plan: Plan, target: AnyTarget, redactor: Redactor
     _explain(result, stop, console, run_id)
     console.summary(result, str(reports.results or run_dir / "results.json"))
     return Outcome(result, stop.reason, bool(unwritten) or stop.error is not None)
+
+
+def _preflight(options: RunOptions, plan: Plan, sender: Sender, console: Any) -> None:
+    """Read before writing: every campaign, workspace and (REST) field the writes depend on;
+    a problem is exit 2 with nothing written."""
+    if not options.preflight:
+        console.info("warning: preflight skipped (--no-preflight): a missing campaign or field "
+                     "is found only when its call is sent, after earlier steps have written")
+        return
+    findings = read_before_writing(plan, sender, options.sending)
+    console.info(findings.line())
+    if findings.problems:
+        raise PlaybookError(sorted(findings.problems, key=lambda p: p.location))
+
+
+def read_before_writing(plan: Plan, sender: Sender, sending: Sending) -> preflight.Findings:
+    """preflight.check, retried as a call's reads are: what a read would retry (5xx, a lost
+    connection, 606/615, 601/602, 20016/20023/20024) runs the whole check again, with the
+    run's backoff. Credentials, the quota, Marketo saying no: PreflightError (nothing was
+    written, and nothing will be)."""
+    policy, rng = sending.policy, random.Random(sending.seed)
+    for attempt in range(1, policy.max_attempts + 1):
+        try:
+            return preflight.check(plan, sender)
+        except (SoapFaultError, RestError, TransportError, ResponseError) as exc:
+            action = retry.decide(exc, True)
+            if action == retry.FAIL or attempt == policy.max_attempts:
+                raise PreflightError(f"preflight could not read from Marketo ({exc}); "
+                                     "nothing was written") from None
+            if action == retry.BACKOFF:
+                time.sleep(policy.delay(attempt, rng))
+    raise AssertionError("unreachable")
 
 
 def _open_journal(options: RunOptions, plan: Plan, redactor: Redactor, console: Any,

@@ -28,6 +28,27 @@ def target_env(info: object, key: str | None = None) -> dict[str, str]:
             "MKTOWS_ENCRYPTION_KEY": key or info.encryption_key}  # type: ignore[attr-defined]
 
 
+# The same for a REST target (api: rest): the endpoints and client id from the environment,
+# the client secret as a secret.
+REST_TARGET_YAML = """\
+target:
+  api: rest
+  restEndpoint: ${env.MKTO_REST_ENDPOINT}
+  identityEndpoint: ${env.MKTO_IDENTITY_ENDPOINT}
+  clientId: ${env.MKTO_CLIENT_ID}
+  clientSecret: ${secret.MKTO_CLIENT_SECRET}
+"""
+
+
+def rest_target_env(info: object, secret: str | None = None) -> dict[str, str]:
+    """The environment that points REST_TARGET_YAML at a running sandbox's first REST client
+    (`secret`: another client secret)."""
+    return {"MKTO_REST_ENDPOINT": info.rest_endpoint,  # type: ignore[attr-defined]
+            "MKTO_IDENTITY_ENDPOINT": info.identity_url,  # type: ignore[attr-defined]
+            "MKTO_CLIENT_ID": info.client_id,  # type: ignore[attr-defined]
+            "MKTO_CLIENT_SECRET": secret or info.client_secret}  # type: ignore[attr-defined]
+
+
 _real_connect = socket.socket.connect
 
 

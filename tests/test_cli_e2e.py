@@ -66,7 +66,9 @@ def test_a_playbook_target_from_the_environment_reaches_a_running_sandbox(run_cl
 
 def test_a_wrong_encryption_key_fails_the_step_with_fault_20014(run_cli, sandbox, tmp_path):
     wrong = "not-the-sandbox-key-0123456789"
-    res = run_cli(str(WELCOME), "--report", "out/r.json", env=target_env(sandbox, wrong))
+    # (without preflight: the step's own call meets the fault; with it, see the next test)
+    res = run_cli(str(WELCOME), "--report", "out/r.json", "--no-preflight",
+                  env=target_env(sandbox, wrong))
     assert res.code == 1
     report = _results(tmp_path / "out" / "r.json")
     first = report["steps"][0]
@@ -75,6 +77,18 @@ def test_a_wrong_encryption_key_fails_the_step_with_fault_20014(run_cli, sandbox
     assert [s["status"] for s in report["steps"][1:]] == ["skipped", "skipped"]
     everything = res.out + res.err + (tmp_path / "out" / "r.json").read_text()
     assert wrong not in everything
+
+
+def test_a_wrong_encryption_key_stops_at_preflight_with_nothing_written(run_cli, sandbox,
+                                                                       tmp_path):
+    wrong = "not-the-sandbox-key-0123456789"
+    res = run_cli(str(WELCOME), env=target_env(sandbox, wrong))
+    assert res.code == 1
+    assert "preflight could not read from Marketo (fault 20014" in res.err
+    assert "Traceback" not in res.err and wrong not in res.out + res.err
+    writes = [r for r in box.open_store(sandbox.db_path).requests()
+              if r["operation"] != "getCampaignsForSource"]
+    assert writes == []
 
 
 @pytest.mark.parametrize(("name", "expected"), [

@@ -49,6 +49,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "runner.rest": (*BASE, "runner.rest", "runner.operations", "runner.secrets",
                     "runner.jsonschemas"),
     "runner.journal": (*BASE, "runner.secrets"),
+    "runner.saved_plan": (*BASE, "runner.calls", "runner.options", "runner.secrets"),
+    "runner.preflight": (*BASE, "runner.operations", "runner.senders"),
     "runner.senders": (*BASE, "runner.calls", "runner.rest", "runner.secrets", "runner.target",
                        *SOAP),
     "runner.executor": (*BASE, "runner.calls", "runner.journal", "runner.options",
@@ -57,16 +59,21 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     # report
     "runner.report": (*BASE, "runner.report", "runner.secrets", "runner.jsonschemas"),
     "runner.console": (*BASE, "runner.secrets"),
-    "runner.planview": (*BASE, "runner.prepare", "runner.report.github"),
+    "runner.planview": (*BASE, "runner.prepare", "runner.report.github", "runner.operations"),
     "runner.envelope_files": (*BASE, "runner.calls", "runner.secrets", *SOAP),
     # one run and its state on disk
     "runner.runs": (*BASE, "runner.executor", "runner.journal", "runner.options",
-                    "runner.prepare", "runner.report", "runner.runlock", "runner.secrets",
-                    "runner.target", "runner.transport"),
+                    "runner.prepare", "runner.preflight", "runner.ratelimit", "runner.report",
+                    "runner.runlock", "runner.secrets", "runner.senders", "runner.target",
+                    "runner.transport"),
     # the command line (the composition root) and what only it uses
     "runner.scaffold": BASE,
     "runner.about": (*BASE, "runner.operations"),
+    "runner.launch": (*BASE, "runner.options", "runner.prepare", "runner.rest.api",
+                      "runner.sandbox", "runner.secrets", "runner.target"),
     "runner.cli": ("runner",),  # may import anything of the runner
+    # the Python API: a composition root like cli (it may import anything), without click
+    "runner.api": ("runner",),
     "runner.__main__": ("runner.cli",),
     # the local Marketo: a separate server that shares only the WSDL and the signature
     "runner.sandbox": (*BASE, "runner.sandbox", "runner.soap.namespaces", "runner.soap.auth",

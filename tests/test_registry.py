@@ -11,10 +11,12 @@ import re
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from runner.operations import NAMES, REGISTRY
 from runner.resources import playbook_schema_path, wsdl_path
 from runner.soap import xsd
-from tests.conftest import TARGET_YAML, target_env
+from tests.conftest import REST_TARGET_YAML, TARGET_YAML, rest_target_env, target_env
 
 RUNNER = Path(__file__).resolve().parent.parent / "runner"
 
@@ -51,7 +53,8 @@ def test_every_operation_has_its_own_module_and_record():
         module = RUNNER / "operations" / f"{_module_of(name)}.py"
         assert module.is_file(), module
         assert op.name == name and op.outputs and op.doc
-        assert (op.batching is None) == (name not in ("syncMultipleLeads", "requestCampaign"))
+        assert (op.batching is None) == (name not in ("syncMultipleLeads", "requestCampaign",
+                                                       "listOperation", "importToList"))
 
 
 def test_every_registered_operation_is_in_the_wsdl_and_the_playbook_schema():
@@ -63,8 +66,12 @@ def test_every_registered_operation_is_in_the_wsdl_and_the_playbook_schema():
         assert f'"{name}"' in text, name
 
 
-def test_each_readers_outputs_are_exactly_what_its_operation_declares(run_cli, sandbox, tmp_path):
-    (tmp_path / "p.yml").write_text("version: 1\nname: Every operation\n" + TARGET_YAML
+@pytest.mark.parametrize("api", ["soap", "rest"])
+def test_each_readers_outputs_are_exactly_what_its_operation_declares(run_cli, sandbox, tmp_path,
+                                                                      api):
+    target, env = ((TARGET_YAML, target_env(sandbox)) if api == "soap"
+                   else (REST_TARGET_YAML, rest_target_env(sandbox)))
+    (tmp_path / "p.yml").write_text("version: 1\nname: Every operation\n" + target
                                     + textwrap.dedent("""\
         steps:
           - id: syncLead
@@ -81,8 +88,20 @@ def test_each_readers_outputs_are_exactly_what_its_operation_declares(run_cli, s
               leadList: [{keyType: IDNUM, keyValue: "${steps.syncLead.leadId}"}]
           - id: scheduleCampaign
             scheduleCampaign: {programName: Welcome Program, campaignName: Welcome Batch}
+          - id: importToList
+            importToList:
+              programName: Welcome Program
+              listName: Welcome List
+              importFileHeader: [Email Address, First Name]
+              importFileRows: [[reg3@example.com, Reg]]
+              wait: {timeout: 1m, interval: 1s}
+          - id: listOperation
+            listOperation:
+              listOperation: ISMEMBEROFLIST
+              listKey: Welcome List
+              listMemberList: [{keyType: EMAIL, keyValue: reg3@example.com}]
         """))
-    res = run_cli("p.yml", env=target_env(sandbox))
+    res = run_cli("p.yml", env=env)
     assert res.code == 0, res.out + res.err
     report = json.loads((tmp_path / "results.json").read_text())
     assert {s["id"] for s in report["steps"]} == set(NAMES)

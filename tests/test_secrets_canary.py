@@ -55,7 +55,9 @@ def test_no_secret_or_signature_appears_in_anything_the_run_leaves(run_cli, tmp_
     with box.running(tmp_path / "box.db", config=SandboxConfig(faults=faults)) as info:
         key = info.encryption_key
         env = {**target_env(info), "CANARY": SECRET}
-        run = run_cli("canary.yml", "--junit", "junit.xml", "--markdown", "summary.md",
+        # (--no-preflight: the broken campaign must fail as a sent call, fault and all)
+        run = run_cli("canary.yml", "--no-preflight", "--junit", "junit.xml", "--markdown",
+                      "summary.md",
                       "--retry-backoff", "0.01", "-v", env=env)
         plan = run_cli("plan", "canary.yml", "--envelopes", "envelopes", "--markdown",
                        "plan.md", env=env)
@@ -184,7 +186,8 @@ def test_hostile_secrets_leave_no_trace_in_a_run_its_plan_envelopes_and_resume(
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "step-summary.md"))
     with box.running(tmp_path / "box.db", strict=True) as info:
         env = {**target_env(info), **CANARIES}
-        run = run_cli("hostile.yml", "--junit", "junit.xml", "--markdown", "summary.md", "-v",
+        run = run_cli("hostile.yml", "--no-preflight", "--junit", "junit.xml", "--markdown",
+                      "summary.md", "-v",
                       env=env)
         plan = run_cli("plan", "hostile.yml", "--envelopes", "envelopes", "--markdown",
                        "plan.md", env=env)

@@ -1,0 +1,220 @@
+"""REST benchmarks (issue 15), against a sandbox in its own process:
+
+- per-call overhead: mktows-run's REST path (a syncLead per CSV row: Sync Leads, one record a
+  call) against a raw `requests.Session` posting the same prepared JSON bodies with a Bearer
+  token to the same endpoint, sequential and 10 in flight (limits off; target >= 0.8);
+- the bulk job at the REST rate cap: the example import-leads.yml with only its target
+  changed to REST (30,000 leads: 100 Sync Leads of 300 records, 300 lead-id lookups, 300
+  triggers, the campaign lookup and Describe), against a sandbox enforcing 100 calls per
+  window and 10 in flight (REST shares SOAP's window settings; the window compressed as in
+  bench/bulk.py). Reports wall time / the minimum the cap allows for the REST requests the
+  sandbox logged (target <= 1.05), and the 606/615 errors it answered (target 0).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bench.common import Sandbox, attrs
+from bench.overhead import _wsdl
+
+ATTRS = attrs(10)
+REST_NAMES = {"FirstName": "firstName", "LastName": "lastName", "Company": "company",
+              "Title": "title", "Phone": "phone", "City": "city", "Country": "country",
+              "LeadSource": "leadSource", "Website": "website", "Industry": "industry"}
+SYNC_LEADS = "/v1/leads.json"
+LIMIT_CODES = (606, 615)
+EXAMPLE = Path(__file__).resolve().parent.parent / "playbooks" / "import-leads.yml"
+REST_TARGET = """\
+target:
+  api: rest
+  restEndpoint: ${env.MARKETO_REST_ENDPOINT}
+  identityEndpoint: ${env.MARKETO_IDENTITY}
+  clientId: ${env.MARKETO_CLIENT_ID}
+  clientSecret: ${secret.MARKETO_CLIENT_SECRET}
+
+"""
+
+
+def token(info: dict[str, str]) -> str:
+    r = requests.get(info["identity"] + "/oauth/token", timeout=30, params={
+        "grant_type": "client_credentials", "client_id": info["client_id"],
+        "client_secret": info["client_secret"]})
+    r.raise_for_status()
+    return str(r.json()["access_token"])
+
+
+def body(i: int, prefix: str) -> bytes:
+    """The Sync Leads body mktows-run sends for one syncLead of the benchmark's row."""
+    record = {REST_NAMES[k]: v for k, v in ATTRS.items()}
+    record["email"] = f"{prefix}{i}@example.com"
+    return json.dumps({"action": "createOrUpdate", "lookupField": "email", "input": [record]},
+                      ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def raw_floor(info: dict[str, str], calls: int, workers: int) -> float:
+    """requests.Session posting prepared JSON bodies with a token fetched beforehand; each
+    reply checked for Marketo's `"success":true` (no JSON parse)."""
+    bodies = [body(i, f"rawrest{workers}-") for i in range(calls)]
+    url = info["rest_endpoint"] + SYNC_LEADS
+    headers = {"Authorization": f"Bearer {token(info)}", "Accept": "application/json",
+               "Content-Type": "application/json"}
+    session = requests.Session()
+
+    def post(data: bytes) -> None:
+        r = session.post(url, data=data, headers=headers, timeout=30)
+        assert r.status_code == 200 and b'"success":true' in r.content, r.text[:300]
+
+    started = time.perf_counter()
+    if workers == 1:
+        for b in bodies:
+            post(b)
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(post, bodies))
+    return time.perf_counter() - started
+
+
+PLAYBOOK = """\
+version: 1
+steps:
+  - id: sync
+    loop: {file: leads.csv}
+    syncLead:
+      leadRecord:
+        Email: ${item.Email}
+        leadAttributeList:
+ATTRS
+      returnLead: false
+"""
+
+
+def runner(info: dict[str, str], calls: int, workers: int, work: Path) -> dict[str, float]:
+    """mktows-run's REST pipeline: prepare (dry pass: every body checked), then execute (live
+    pass: token, Describe once, field names, body schema check, pace, post, read, journal)."""
+    from runner import journal
+    from runner.executor import execute
+    from runner.options import RunOptions, Sending
+    from runner.prepare import Inputs, prepare
+    from runner.ratelimit import Rate
+    from runner.rest.api import RestTarget
+    from runner.secrets import Secret
+    from runner.transport import HttpTransport
+
+    lines = "\n".join(f"          {k}: ${{item.{k}}}" for k in ATTRS)
+    (work / "rest.yml").write_text(PLAYBOOK.replace("ATTRS", lines))
+    header = "Email," + ",".join(ATTRS)
+    rows = "".join(f"mkrrest{workers}-{i}@example.com," + ",".join(ATTRS.values()) + "\n"
+                   for i in range(calls))
+    (work / "leads.csv").write_text(header + "\n" + rows)
+    t0 = time.perf_counter()
+    plan = prepare(RunOptions(playbook=work / "rest.yml", wsdl=_wsdl(), sandbox=True,
+                              api="rest"), Inputs({}, {}))
+    t1 = time.perf_counter()
+    target = RestTarget(info["rest_endpoint"], info["identity"], info["client_id"],
+                        Secret(info["client_secret"]))
+    j = journal.Journal(work / f"journal-rest-{workers}.jsonl", plan.redactor)
+    result = execute(plan, target, HttpTransport(),
+                     Sending(concurrency=workers, rate=Rate(0, 0)), redactor=plan.redactor,
+                     run_journal=j)
+    t2 = time.perf_counter()
+    j.close()
+    assert result.ok, [c.fault_message for s in result.steps for c in s.calls if c.status != "ok"][:3]
+    return {"prepare_s": t1 - t0, "execute_s": t2 - t1}
+
+
+def measure(calls: int, repeats: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"calls": calls}
+    with tempfile.TemporaryDirectory() as tmp, Sandbox(Path(tmp) / "box.db", lenient=True,
+                                                      limits=False) as box:
+        info = box.info
+        for workers in (1, 10):
+            samples: dict[str, list[float]] = {"raw": [], "runner": [], "runner_prepare": []}
+            for _ in range(repeats):  # interleaved: noise hits both alike
+                samples["raw"].append(raw_floor(info, calls, workers))
+                r = runner(info, calls, workers, Path(tmp))
+                samples["runner"].append(r["execute_s"])
+                samples["runner_prepare"].append(r["prepare_s"])
+            med = {k: statistics.median(v) for k, v in samples.items()}
+            out[f"concurrency_{workers}"] = {
+                "raw_calls_per_s": round(calls / med["raw"], 1),
+                "runner_calls_per_s": round(calls / med["runner"], 1),
+                "runner_prepare_s": round(med["runner_prepare"], 3),
+                "runner_vs_raw": round(med["raw"] / med["runner"], 3),
+            }
+    return out
+
+
+def rest_playbook() -> str:
+    """import-leads.yml with its target: block made a REST one; the steps untouched."""
+    text = EXAMPLE.read_text()
+    changed, n = re.subn(r"(?ms)^target:\n.*?\n\n", REST_TARGET, text, count=1)
+    assert n == 1, "import-leads.yml has no target: block followed by a blank line"
+    return changed
+
+
+def bulk(rows: int = 30_000, window_s: float = 20.0) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "bulk.yml").write_text(rest_playbook())
+        (work / "data").mkdir()
+        (work / "data" / "leads.csv").write_text("Email,FirstName\n" + "".join(
+            f"bulk{i}@example.com,F{i}\n" for i in range(rows)))
+        rate = f"100/{window_s:g}s"
+        with Sandbox(work / "box.db", lenient=True, limits=True, rate_limit=rate) as box:
+            info = box.info
+            env = {"MARKETO_REST_ENDPOINT": info["rest_endpoint"],
+                   "MARKETO_IDENTITY": info["identity"], "MARKETO_CLIENT_ID": info["client_id"],
+                   "MARKETO_CLIENT_SECRET": info["client_secret"]}
+            started, started_at = time.perf_counter(), time.time()
+            res = subprocess.run([sys.executable, "-m", "runner", "bulk.yml", "--rate", rate,
+                                  "--concurrency", "10", "-q"], cwd=work,
+                                 env={**os.environ, **env}, capture_output=True, text=True,
+                                 timeout=60 * window_s + 300)
+            wall = time.perf_counter() - started
+            ended_at = started_at + wall
+            report = json.loads((work / "results.json").read_text())
+            from runner import sandbox as sbx
+
+            logged = sbx.open_store(Path(info["db"])).requests()
+    api = [r for r in logged if r["api"] == "rest" and r["operation"] != "identity.token"]
+    by_operation: dict[str, int] = {}
+    for r in api:
+        by_operation[str(r["operation"])] = by_operation.get(str(r["operation"]), 0) + 1
+    calls = len(api)  # every REST API request counts against the window (token requests not)
+    times = sorted(datetime.fromisoformat(r["time"]) for r in api)
+    sending = (times[-1] - times[0]).total_seconds()
+    syncs = sorted(datetime.fromisoformat(r["time"]) for r in api
+                   if r["operation"] == "rest.syncLeads")
+    sync_span = (syncs[-1] - syncs[0]).total_seconds() if syncs else 0.0
+    # The last window's calls may start no sooner (at least one window: a small job).
+    minimum = max(1, (calls - 1) // 100) * window_s
+    return {"rows": rows, "operation_calls": sum(len(s["calls"]) for s in report["steps"]),
+            "rest_requests": calls, "by_operation": by_operation, "window_s": window_s,
+            "exit": res.returncode, "wall_s": round(wall, 2), "minimum_s": minimum,
+            "wall_over_minimum": round(wall / minimum, 3),
+            "limit_errors": sum(1 for r in api if r["fault_code"] in LIMIT_CODES),
+            "first_to_last_request_s": round(sending, 2),
+            "sending_over_minimum": round(sending / minimum, 3),
+            "before_first_request_s": round(times[0].timestamp() - started_at, 2),
+            "after_last_request_s": round(ended_at - times[-1].timestamp(), 2),
+            "sync_leads_span_s": round(sync_span, 2),
+            "stderr_tail": res.stderr[-500:] if res.returncode else ""}
+
+
+if __name__ == "__main__":
+    print(measure(300, 1))
+    print(bulk(6_000, 1.0))
