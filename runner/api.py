@@ -165,8 +165,8 @@ def run(playbook: PathLike, *, sandbox: bool = False, api: str | None = None,
         allow_insecure_http=allow_insecure_http, allow_over_quota=allow_over_quota,
         preflight=preflight)
     prepared = prepare(options)
-    if prepared.quota_calls > planview.DAILY_QUOTA and not allow_over_quota:
-        raise UsageError(planview.quota_warning(prepared.quota_calls))
+    if prepared.quota_calls > prepared.daily_quota and not allow_over_quota:
+        raise UsageError(planview.quota_warning(prepared.quota_calls, prepared.daily_quota))
     console = _console(output)
     console.expect(prepared)
     with target_for(options, prepared) as target:

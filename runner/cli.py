@@ -242,6 +242,9 @@ _api_opt = click.option(
               help="Allow plain http:// to a non-loopback endpoint.")
 @click.option("--allow-over-quota", is_flag=True,
               help="Start even when the plan needs more calls than one day's quota.")
+@click.option("--daily-quota", type=click.IntRange(1), default=10_000, show_default=True,
+              metavar="N", help="The instance's API calls a day (SOAP: 10,000; REST: 10,000 "
+                                "at least, often 50,000: ask Marketo).")
 @click.option("--no-preflight", is_flag=True,
               help="Skip the read-only checks of campaigns, workspaces and fields before the "
                    "first write (not recommended).")
@@ -254,7 +257,8 @@ def run(playbook: Path, sandbox: bool, api: str | None, sandbox_db: Path,
         retry_backoff: float, deadline: str | None, call_timeout: str, read_timeout: str,
         on_ambiguous: str, max_failures: str | None, only: tuple[str, ...],
         skip: tuple[str, ...], tags: tuple[str, ...], limit_items: int | None,
-        allow_insecure_http: bool, allow_over_quota: bool, no_preflight: bool, quiet: bool,
+        allow_insecure_http: bool, allow_over_quota: bool, daily_quota: int,
+        no_preflight: bool, quiet: bool,
         verbose: bool) -> int:
     """Validate PLAYBOOK completely, then send its steps in order."""
     from runner import options as opts
@@ -289,10 +293,10 @@ def run(playbook: Path, sandbox: bool, api: str | None, sandbox_db: Path,
             continue_on_ambiguous=on_ambiguous == "continue", max_failures=tolerated),
         reports=opts.Reports(report, junit, markdown),
         allow_insecure_http=allow_insecure_http, allow_over_quota=allow_over_quota,
-        preflight=not no_preflight)
+        preflight=not no_preflight, daily_quota=daily_quota)
     plan = prepare(options)
     _ACTIVE_REDACTOR.append(plan.redactor)
-    _check_quota(plan.quota_calls, options.allow_over_quota)
+    _check_quota(plan, options.allow_over_quota)
     console = Console(plan.redactor, quiet=quiet, verbose=verbose)
     console.expect(plan)
     with _target(options, plan) as target:
@@ -361,14 +365,15 @@ _format_opt = click.option("--format", "fmt", type=click.Choice(["text", "json",
                            help="How problems are printed (github: workflow annotations).")
 
 
-def _check_quota(total: int, allow: bool) -> None:
+def _check_quota(plan: Plan, allow: bool) -> None:
     from runner import planview
 
-    if total <= planview.DAILY_QUOTA:
+    if plan.quota_calls <= plan.daily_quota:
         return
+    said = planview.quota_warning(plan.quota_calls, plan.daily_quota)
     if not allow:  # refused up front: a job the quota cuts in half is worse than none
-        raise UsageError(planview.quota_warning(total))
-    click.secho(f"warning: {planview.quota_warning(total)}", err=True, fg="yellow")
+        raise UsageError(said)
+    click.secho(f"warning: {said}", err=True, fg="yellow")
 
 
 def _print_problems(problems: list[Any], fmt: str) -> None:
@@ -405,8 +410,9 @@ def validate(playbooks: tuple[Path, ...], var: tuple[str, ...], vars_file: tuple
         except PlaybookError as exc:
             problems += exc.problems
             continue
-        if prepared.quota_calls > planview.DAILY_QUOTA:  # valid, but a run would refuse it
-            click.secho(f"warning: {path}: {planview.quota_warning(prepared.quota_calls)}",
+        if prepared.quota_calls > prepared.daily_quota:  # valid, but a run would refuse it
+            click.secho(f"warning: {path}: "
+                        f"{planview.quota_warning(prepared.quota_calls, prepared.daily_quota)}",
                         err=True, fg="yellow")
     if problems:
         if fmt != "text":
@@ -441,6 +447,8 @@ def validate(playbooks: tuple[Path, ...], var: tuple[str, ...], vars_file: tuple
               help="Save the plan (no secret in it) for `mktows-run apply FILE`.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="How the plan is printed (json: for machines).")
+@click.option("--daily-quota", type=click.IntRange(1), default=10_000, show_default=True,
+              metavar="N", help="The instance's API calls a day, to compare the plan with.")
 @_only_opt
 @_skip_opt
 @_tags_opt
@@ -448,7 +456,8 @@ def validate(playbooks: tuple[Path, ...], var: tuple[str, ...], vars_file: tuple
 def plan(playbook: Path, var: tuple[str, ...], vars_file: tuple[Path, ...],
          secrets_file: Path | None, wsdl: str | None, api: str | None, envelopes: Path | None,
          markdown: Path | None, preflight: bool, sandbox: bool, sandbox_db: Path,
-         out: Path | None, fmt: str, only: tuple[str, ...], skip: tuple[str, ...],
+         out: Path | None, fmt: str, daily_quota: int, only: tuple[str, ...],
+         skip: tuple[str, ...],
          tags: tuple[str, ...], limit_items: int | None) -> int:
     """List every call PLAYBOOK would make, without the network (with --preflight: and check,
     with read-only calls, that everything the writes depend on exists in Marketo)."""
@@ -478,7 +487,8 @@ def plan(playbook: Path, var: tuple[str, ...], vars_file: tuple[Path, ...],
 
         options = replace(_check_options(playbook, wsdl, var, vars_file, secrets_file, api),
                           sandbox=sandbox or not preflight, sandbox_db=sandbox_db,
-                          selection=Selection(_ids(only), _ids(skip), _ids(tags), limit_items))
+                          selection=Selection(_ids(only), _ids(skip), _ids(tags), limit_items),
+                          daily_quota=daily_quota)
         prepared = prepare(options, on_call=on_call)
     except OSError as exc:  # a full disk half-way through the envelopes
         if envelopes is None or not str(exc.filename or "").startswith(str(envelopes)):
@@ -546,7 +556,7 @@ def apply(plan_file: Path, max_age: str, report: Path | None, quiet: bool, verbo
         raise UsageError(f"the plan {plan_file} no longer describes this run: "
                          f"{'; '.join(reasons)}; nothing was sent (plan again and review it)")
     _ACTIVE_REDACTOR.append(plan.redactor)
-    _check_quota(plan.quota_calls, options.allow_over_quota)
+    _check_quota(plan, options.allow_over_quota)
     console = Console(plan.redactor, quiet=quiet, verbose=verbose)
     console.expect(plan)
     with _target(options, plan) as target:

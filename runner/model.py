@@ -175,6 +175,7 @@ class RunResult:
     interrupted: bool = False
     steps: list[StepResult] = field(default_factory=list)
     data_files: list[DataFile] = field(default_factory=list)
+    preflight: str | None = None  # what the read-only checks before the first write established
     # loops with a max_failures that had failures (within the limit or past it)
     max_failures: list[Tolerance] = field(default_factory=list)
 

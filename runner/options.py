@@ -121,6 +121,7 @@ class RunOptions:
     allow_over_quota: bool = False
     preflight: bool = True  # read-only checks of what the writes depend on, before the first
     sends: bool = True  # False: validate/plan (a missing secret is an opaque placeholder)
+    daily_quota: int = 10_000  # the instance's API calls a day (REST: 10,000 at least)
 
     @property
     def needs_target(self) -> bool:
@@ -141,6 +142,7 @@ class RunOptions:
             "report": _text(r.results), "junit": _text(r.junit), "markdown": _text(r.markdown),
             "allow_insecure_http": self.allow_insecure_http,
             "allow_over_quota": self.allow_over_quota, "preflight": self.preflight,
+            "daily_quota": self.daily_quota,
             "timeouts": {"read_s": s.read_timeout_s, "call_s": s.call_timeout_s},
             "concurrency": s.concurrency, "rate": [s.rate.calls, s.rate.window_s],
             "retry": asdict(s.policy), "deadline_s": s.deadline_s,
@@ -176,7 +178,8 @@ class RunOptions:
                             _path(data.get("markdown"))),
             allow_insecure_http=bool(data.get("allow_insecure_http")),
             allow_over_quota=bool(data.get("allow_over_quota")),
-            preflight=bool(data.get("preflight", True)))
+            preflight=bool(data.get("preflight", True)),
+            daily_quota=int(data.get("daily_quota", 10_000)))
 
 
 def _text(path: Path | None) -> str | None:

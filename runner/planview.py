@@ -16,16 +16,16 @@ if TYPE_CHECKING:
 DAILY_QUOTA = 10_000
 
 
-def quota_line(total: int) -> str:
-    share = 100.0 * total / DAILY_QUOTA
+def quota_line(total: int, quota: int = DAILY_QUOTA) -> str:
+    share = 100.0 * total / quota
     calls = f"{total} call{'s' if total != 1 else ''}"
-    return f"{calls}, {share:.2f}% of the daily quota of {DAILY_QUOTA:,}" + (
-        f"  ({quota_warning(total)})" if total > DAILY_QUOTA else "")
+    return f"{calls}, {share:.2f}% of the daily quota of {quota:,}" + (
+        f"  ({quota_warning(total, quota)})" if total > quota else "")
 
 
-def quota_warning(total: int) -> str:
+def quota_warning(total: int, quota: int = DAILY_QUOTA) -> str:
     """The same words wherever a plan is too big for a day: validate, plan and run."""
-    return (f"{total:,} calls are more than one day's quota of {DAILY_QUOTA:,}: the run would "
+    return (f"{total:,} calls are more than one day's quota of {quota:,}: the run would "
             "stop with fault 20015 part-way; split the data, or run with --allow-over-quota")
 
 
@@ -73,7 +73,7 @@ def text(plan: Plan) -> str:
                          f"  {detail}".rstrip())
     lines += _data_lines(plan, "  ")
     lines += ["", _api_line(plan), *(f"  {step}: {note}" for step, note in _rest_notes(plan)),
-              quota_line(plan.quota_calls)]
+              quota_line(plan.quota_calls, plan.daily_quota)]
     return "\n".join(lines)
 
 
@@ -113,7 +113,7 @@ def markdown(plan: Plan) -> str:
     total = plan.quota_calls
     campaigns = sum(st.calls for st in plan.steps.values() if _mark(st))
     out = [f"### mktows-run plan: {_cell(pb.name)}", "",
-           f"`{pb.file}` — **{quota_line(total)}** — {_cell(_api_line(plan))}",
+           f"`{pb.file}` — **{quota_line(total, plan.daily_quota)}** — {_cell(_api_line(plan))}",
            f"{_cell(_target_line(plan))}"
            + (f" — :warning: **{campaigns} campaign call(s): these send what the campaigns "
               "send to real people**" if campaigns else ""),
@@ -147,7 +147,7 @@ def as_json(plan: Plan, preflight: str | None = None) -> dict[str, object]:
     return {
         "playbook": plan.playbook.file, "name": plan.playbook.name, "api": plan.api,
         "target": _target_line(plan), "calls": plan.total_calls,
-        "quota_calls": plan.quota_calls, "daily_quota": DAILY_QUOTA,
+        "quota_calls": plan.quota_calls, "daily_quota": plan.daily_quota,
         "steps": [{"id": st.id, "name": st.name, "operation": st.operation, "what": _what(st),
                    "campaign": bool(_mark(st)), "calls": st.calls, "records": st.records,
                    "skipped": sorted(set(st.skipped)), "notes": sorted(st.notes),

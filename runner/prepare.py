@@ -146,6 +146,7 @@ class Plan:
     # what the writes depend on in Marketo (campaigns, workspaces), for preflight; each once
     references: tuple[tuple[Reference, Location], ...] = ()
     late_references: int = 0  # calls whose references are known only at run time
+    daily_quota: int = 10_000  # the instance's calls a day, which quota_calls must fit
 
     @property
     def quota_calls(self) -> int:
@@ -361,7 +362,8 @@ def prepare(options: RunOptions, inputs: Inputs | None = None,
                                    key=lambda p: p.location))
     return Plan(pb, schema, target, all_vars, inputs.env, inputs.secrets, redactor,
                 generator.counts, steps, total, options.selection,
-                tuple(data_sources(pb)), api, rest, tuple(references.values()), late)
+                tuple(data_sources(pb)), api, rest, tuple(references.values()), late,
+                options.daily_quota)
 
 
 def _references(pb: Playbook, call: Call, found: dict[tuple[object, ...],

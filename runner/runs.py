@@ -144,7 +144,8 @@ def _send(options: RunOptions, plan: Plan, target: AnyTarget, redactor: Redactor
     sender = sender_for(target, plan.schema, transport, limiter, redactor,
                         lambda: datetime.now().astimezone(), stop=stop, say=console.info)
     try:
-        _preflight(options, plan, sender, console)  # before the journal: a refusal leaves none
+        checked = _preflight(options, plan, sender, console)  # before the journal: a refusal
+        # leaves none
         run_journal = _open_journal(options, plan, redactor, console, past, run_id, run_dir, now)
         try:
             # This run's reports are written at its end: until then, the previous run's
@@ -156,6 +157,7 @@ def _send(options: RunOptions, plan: Plan, target: AnyTarget, redactor: Redactor
                                  run_journal=run_journal, past=past, run_id=run_id,
                                  observe=console.call, stop=stop, limiter=limiter,
                                  sender=sender)
+            result.preflight = checked
             console.finish()  # a loop's last progress line, before anything else is said
             end = {"type": "end", "status": result.status, "reason": stop.reason,
                    "finished_at": result.finished_at,
@@ -172,17 +174,19 @@ def _send(options: RunOptions, plan: Plan, target: AnyTarget, redactor: Redactor
     return Outcome(result, stop.reason, bool(unwritten) or stop.error is not None)
 
 
-def _preflight(options: RunOptions, plan: Plan, sender: Sender, console: Any) -> None:
+def _preflight(options: RunOptions, plan: Plan, sender: Sender, console: Any) -> str:
     """Read before writing: every campaign, workspace and (REST) field the writes depend on;
-    a problem is exit 2 with nothing written."""
+    a problem is exit 2 with nothing written. Returns the line the reports carry."""
     if not options.preflight:
-        console.info("warning: preflight skipped (--no-preflight): a missing campaign or field "
-                     "is found only when its call is sent, after earlier steps have written")
-        return
+        line = ("preflight skipped (--no-preflight): a missing campaign or field is found only "
+                "when its call is sent, after earlier steps have written")
+        console.info(f"warning: {line}")
+        return line
     findings = read_before_writing(plan, sender, options.sending)
     console.info(findings.line())
     if findings.problems:
         raise PlaybookError(sorted(findings.problems, key=lambda p: p.location))
+    return findings.line()
 
 
 def read_before_writing(plan: Plan, sender: Sender, sending: Sending) -> preflight.Findings:

@@ -255,3 +255,15 @@ def test_validate_github_annotations_escape_the_file_property(run_cli, tmp_path)
     res = run_cli("validate", "a,b:c.yml", "--format", "github")
     assert res.code == 2
     assert res.out.startswith("::error file=a%2Cb%3Ac.yml,line=4,"), res.out
+
+
+def test_the_daily_quota_is_configurable_for_plan_and_run(run_cli, sandbox, tmp_path):
+    _rows(tmp_path, 30)
+    _write(tmp_path, LONG_LOOP)
+    res = run_cli("plan", "p.yml", "--daily-quota", "20")
+    assert res.code == 0 and "31 calls are more than one day's quota of 20" in res.out
+    res = run_cli("p.yml", "--daily-quota", "20", env=target_env(sandbox))
+    assert res.code == 2 and "quota of 20" in res.err
+    assert _sent(sandbox) == 0
+    res = run_cli("plan", "p.yml", "--daily-quota", "50000", "--format", "json")
+    assert json.loads(res.out)["daily_quota"] == 50_000

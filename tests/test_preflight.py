@@ -135,3 +135,15 @@ def test_preflight_costs_the_same_few_reads_for_ten_or_ten_thousand_items(run_cl
     assert reads[0] == reads[1], reads
     assert reads[0][1] <= 2  # one campaign read (SOAP: the requestable list; REST: its program)
     print(json.dumps(reads))
+
+
+def test_what_preflight_established_is_in_results_json_and_the_markdown(run_cli, sandbox,
+                                                                        tmp_path):
+    res = run_cli(str(Path(__file__).parent.parent / "playbooks" / "welcome.yml"), "--sandbox",
+                  "--markdown", "summary.md")
+    assert res.code == 0, res.err
+    report = json.loads((tmp_path / "results.json").read_text())
+    assert report["preflight"].startswith("preflight: 1 read(s): 1 requested campaign(s)")
+    assert report["preflight"] in (tmp_path / "summary.md").read_text()
+    assert run_cli("report", "results.json", "--markdown", "again.md").code == 0
+    assert report["preflight"] in (tmp_path / "again.md").read_text()

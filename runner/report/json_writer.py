@@ -42,6 +42,7 @@ def to_dict(result: RunResult) -> dict[str, Any]:
         "steps": [_step(s, result.playbook) for s in result.steps],
         "data_files": [{"name": d.name, "path": d.path, "outside": d.outside}
                        for d in result.data_files],
+        **({"preflight": result.preflight} if result.preflight is not None else {}),
         "max_failures": [{"id": t.id, "kind": t.kind, "limit": t.limit, "total": t.total,
                           "allowed": t.allowed, "failed": t.failed, "exceeded": t.exceeded}
                          for t in result.max_failures],
@@ -113,6 +114,7 @@ def from_dict(data: dict[str, Any]) -> RunResult:
                           if s["status"] == "interrupted" else None) for s in data["steps"]],
         data_files=[DataFile(d["name"], d["path"], d["outside"])
                     for d in data.get("data_files", [])],
+        preflight=data.get("preflight"),
         max_failures=[Tolerance(t["id"], t["kind"], t["limit"], t["total"], t["allowed"],
                                 t["failed"], t["exceeded"]) for t in data.get("max_failures", [])],
     )

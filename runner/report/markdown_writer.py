@@ -59,6 +59,8 @@ def render(result: RunResult, redact: Redact, *, link: Link = relative_link,
 
     page = _Page(limit)
     page.add(f"### mktows-run: {text(result.name or result.playbook)}", "", _verdict(result, text))
+    if result.preflight:
+        page.add("", text(result.preflight))
     if result.interrupted:
         page.add("", "The run was interrupted: steps it did not reach are reported as skipped.")
         for step in result.steps:
