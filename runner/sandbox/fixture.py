@@ -224,10 +224,6 @@ class Fixture:
     def program(self, name: str) -> Program | None:
         return self._programs.get(name)
 
-    def campaign_named(self, program: str, name: str) -> Campaign | None:
-        found = self._programs.get(program)
-        return next((c for c in found.campaigns if c.name == name), None) if found else None
-
 
 def load_fixture(path: Path | None = None) -> Fixture:
     """Read and check a fixture file (the packaged default when `path` is None)."""

@@ -52,10 +52,6 @@ class Limits:
         self._day = day_start(now)
         self._today = counted_today(self._day) if config.daily_quota is not None else 0
 
-    @property
-    def in_flight(self) -> int:
-        return self._in_flight
-
     def admit(self) -> None:
         """Count one call and let it in, or raise the limit's fault. After a return (not
         after a raise) the caller must `release()` when the call is answered."""
