@@ -136,6 +136,7 @@ class Executor:
             s.id: StepResult(s.id, s.operation, "skipped", s.line, s.name)
             for s in plan.playbook.all_steps() if s.operation is not None}
         walker = CallGenerator(plan.playbook, plan.schema, raise_problem, plan.selection,
+                               soap_bodies=self.sender.sends_soap_bodies,
                                totals=plan.counts)
         scope = plan.fresh_scope()
         workers = max(1, min(self.options.concurrency, MAX_CONCURRENCY))

@@ -25,12 +25,14 @@ class Sender(Protocol):
     # True: the executor takes a pacing slot per attempt; False: the sender paces each of
     # its requests itself (a REST operation call may make several).
     paced_per_attempt: bool
+    sends_soap_bodies: bool  # does it send the call's checked SOAP body (or build its own)?
 
     def send(self, call: Call) -> dict[str, Any]: ...
 
 
 class SoapSender:
     paced_per_attempt = True
+    sends_soap_bodies = True
 
     def __init__(self, target: Target, schema: ServiceSchema, transport: Any,
                  clock: Callable[[], datetime], waiter: Waiter | None = None) -> None:
@@ -65,6 +67,7 @@ class SoapSender:
 
 class RestSender:
     paced_per_attempt = False
+    sends_soap_bodies = False
 
     def __init__(self, session: RestSession) -> None:
         self.session = session
