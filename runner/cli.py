@@ -7,11 +7,8 @@ them, so `--help` stays fast.
 from __future__ import annotations
 
 import sys
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +16,7 @@ import click
 
 from runner import __version__
 from runner.errors import ExitCode, PlaybookError, RunnerError, UsageError
-from runner.options import DEFAULT_SANDBOX_DB
+from runner.resources import DEFAULT_SANDBOX_DB
 
 if TYPE_CHECKING:
     from runner.options import RunOptions
@@ -461,6 +458,8 @@ def plan(playbook: Path, var: tuple[str, ...], vars_file: tuple[Path, ...],
          tags: tuple[str, ...], limit_items: int | None) -> int:
     """List every call PLAYBOOK would make, without the network (with --preflight: and check,
     with read-only calls, that everything the writes depend on exists in Marketo)."""
+    from dataclasses import replace
+
     from runner import planview, saved_plan
     from runner.envelope_files import EnvelopeWriter
     from runner.errors import StorageError
@@ -538,6 +537,9 @@ def apply(plan_file: Path, max_age: str, report: Path | None, quiet: bool, verbo
     """Send exactly the calls of a plan saved with `plan --out`: refused, saying what changed,
     if the playbook, variables, data files, WSDL or any step's calls differ, or it is too old.
     Journals, resumes and reports like a run."""
+    from dataclasses import replace
+    from datetime import datetime
+
     from runner import runs, saved_plan
     from runner.console import Console
     from runner.prepare import prepare
@@ -704,6 +706,8 @@ def init(directory: Path, force: bool) -> int:
 
 def _preflight_plan(options: RunOptions, plan: Plan) -> str:
     """plan --preflight: the run's read-only checks, without a run; exit 2 on a problem."""
+    from datetime import datetime
+
     from runner.ratelimit import RateLimiter
     from runner.runs import read_before_writing
     from runner.senders import sender_for
@@ -754,6 +758,8 @@ def main(argv: list[str] | None = None) -> None:
         click.secho(f"error: {_redacted(str(exc))}", err=True, fg="red")
         code = ExitCode.STEP_FAILED
     except Exception:
+        import traceback
+
         click.secho("mktows-run hit an internal error; please report it with this output:",
                     err=True, fg="red")
         click.echo(_redacted(traceback.format_exc(limit=-8)), err=True)

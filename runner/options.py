@@ -11,10 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from runner.ratelimit import Rate
+from runner.resources import DEFAULT_SANDBOX_DB as DEFAULT_SANDBOX_DB
 from runner.retry import RetryPolicy
-
-DEFAULT_SANDBOX_DB = Path(".mktows") / "sandbox.db"
-
 
 _PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)%")
 

@@ -7,6 +7,10 @@ from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
 
+# The sandbox's lead database, relative to the working directory (runner.options re-exports
+# it; it lives here so that the command line's help, which shows it, imports nothing more).
+DEFAULT_SANDBOX_DB = Path(".mktows") / "sandbox.db"
+
 
 @cache
 def schemas_dir() -> Path:

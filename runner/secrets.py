@@ -137,6 +137,8 @@ class Redactor:
         self.add(userinfo, unquote(userinfo), password, unquote(password))
 
     def __call__(self, text: str) -> str:
+        if self._pattern is None and len(text) < 40 and "://" not in text:
+            return text  # no secret known, too short for a signature, no URL: nothing to mask
         if self._pattern is not None:
             text = self._pattern.sub(MASK, text)
             text = self._cut_tail(text)
@@ -165,6 +167,8 @@ class Redactor:
         string that is a secret is masked whatever its length.
         """
         if isinstance(value, str):
+            if self._pattern is None and len(value) < 40 and "://" not in value:
+                return value  # no secret known, and nothing __call__ would mask
             return MASK if value in self._values else self(value)
         if isinstance(value, dict):
             return {self.tree(str(k)): self.tree(v) for k, v in value.items()}

@@ -58,23 +58,37 @@ def _read(schema: ServiceSchema, decl: Any, elem: Element, path: str,
     counts: dict[str, int] = {}
     last, in_order = -1, True
     for child in elem:
-        ns, local = _split(child.tag)
-        entry = index.get(local) if ns in _KNOWN_NAMESPACES else None
+        tag = child.tag
+        if tag[:1] == "{":  # _split, inline: this loop sees every element of the body
+            ns, _, local = tag[1:].partition("}")
+            entry = index.get(local) if ns in _KNOWN_NAMESPACES else None
+        else:
+            local = tag
+            entry = index.get(local)
         if entry is None:
             ignored.append(f"{path}/{label(child)}")
             continue
         position, known = entry
         n = counts[local] = counts.get(local, 0) + 1
-        where = f"{path}/{local}" if known.max_occurs == 1 else f"{path}/{local}[{n}]"
-        if known.max_occurs is not None and n > known.max_occurs:
-            ignored.append(where if known.max_occurs != 1 else f"{where}[{n}]")
+        most = known.max_occurs
+        if most is not None and n > most:
+            where = f"{path}/{local}" if most == 1 else f"{path}/{local}[{n}]"
+            ignored.append(where if most != 1 else f"{where}[{n}]")
             continue
         in_order = in_order and position >= last
         last = position
+        if not len(child) and _index(schema, known.decl) is None:
+            # A simple-typed leaf (most of a big body): its copy is its name, attributes
+            # and text, as _read would make it, without the path it would never use.
+            leaf = Element(local, child.attrib)
+            leaf.text = child.text
+            kept.append((position, leaf))
+            continue
+        where = f"{path}/{local}" if most == 1 else f"{path}/{local}[{n}]"
         kept.append((position, _read(schema, known.decl, child, where, ignored)))
     if not in_order:
         kept.sort(key=lambda pair: pair[0])  # stable: repeated elements keep their order
-    copy.extend(e for _, e in kept)
+    copy.extend([e for _, e in kept])
     return copy
 
 

@@ -46,8 +46,30 @@ def text(parent: Element | None, name: str) -> str | None:
     return None if found is None else (found.text or "")
 
 
+def firsts(parent: Element | None) -> dict[str, Element]:
+    """Each local name's first child that is not nil, in one pass: `child(parent, name)` is
+    `firsts(parent).get(name)` (for reading many fields of one element)."""
+    found: dict[str, Element] = {}
+    if parent is None:
+        return found
+    for c in parent:
+        name = c.tag.rpartition("}")[2]
+        if name not in found and c.get(_NIL) not in ("true", "1"):
+            found[name] = c
+    return found
+
+
+def text_of(found: Element | None) -> str | None:
+    """`text` of an element already found (None when it was not)."""
+    return None if found is None else (found.text or "")
+
+
 def integer(parent: Element | None, name: str) -> int | None:
-    value = text(parent, name)
+    return integer_of(text(parent, name), name)
+
+
+def integer_of(value: str | None, name: str) -> int | None:
+    """`integer` of a text already read."""
     if value is None:
         return None
     try:

@@ -27,6 +27,8 @@ _ENVELOPE_CLOSE = "</SOAP-ENV:Body></SOAP-ENV:Envelope>"
 # Characters XML 1.0 cannot carry at all, escaped or not: C0 controls but tab, LF and CR; lone
 # surrogates (they cannot even be encoded as UTF-8); U+FFFE and U+FFFF.
 UNSENDABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# What xml_text changes: markup (escaped) and CR (written as a reference).
+_MARKUP = re.compile("[&<>\r]")
 
 
 def unsendable(text: str) -> str | None:
@@ -42,6 +44,8 @@ def xml_text(text: str) -> str:
     CR (or CR LF) into LF (line-end normalisation), so `Ada\r\nLovelace` would arrive as
     `Ada\nLovelace`. Tab and LF survive in element content (only attributes normalise them).
     """
+    if _MARKUP.search(text) is None:
+        return text  # the usual value: nothing to escape
     out = escape(text)
     return out.replace("\r", "&#13;") if "\r" in out else out
 
@@ -90,8 +94,7 @@ class BodyWriter:
 
     def _children(self, decl: Any, value: Mapping[str, Any], path: str, out: list[str],
                   issues: list[BuildIssue]) -> tuple[Any, ...]:
-        children = self.schema.children(decl)
-        known = self.schema.child_names(decl)
+        children, known = self.schema.layout(decl)
         if not known.issuperset(value):
             for key in value:
                 if key not in known:
@@ -105,10 +108,12 @@ class BodyWriter:
             if name not in value:
                 continue
             item = value[name]
-            if child.plain_text and item is not None and not isinstance(item, dict | list):
+            if child.plain_text and item is not None and (
+                    type(item) is str or not isinstance(item, dict | list)):
                 # The hot path (attribute names and values, emails): text needs no per-value
                 # check, the body's one scan for illegal characters covers it.
-                out.append(f"<{name}>{xml_text(_scalar(item))}</{name}>")
+                text = item if type(item) is str else _scalar(item)
+                out.append(f"<{name}>{xml_text(text)}</{name}>")
                 shape.append((name,))
                 continue
             items = item if isinstance(item, list) and child.max_occurs != 1 else [item]

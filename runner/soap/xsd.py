@@ -68,6 +68,7 @@ class ServiceSchema:
         self._children: dict[int, tuple[Child, ...]] = {}
         self._values: dict[tuple[int, str], bool] = {}
         self._names: dict[int, frozenset[str]] = {}
+        self._layouts: dict[int, tuple[tuple[Child, ...], frozenset[str]]] = {}
         self._valid_shapes: set[tuple[str, tuple[Any, ...]]] = set()
 
     def element(self, name: str) -> Any:
@@ -88,6 +89,14 @@ class ServiceSchema:
                     for c in decl.type.content.iter_elements()
                 )
             self._children[key] = found
+        return found
+
+    def layout(self, decl: Any) -> tuple[tuple[Child, ...], frozenset[str]]:
+        """`children` and `child_names` in one lookup (the body writer's hot path)."""
+        key = id(decl.type)
+        found = self._layouts.get(key)
+        if found is None:
+            found = self._layouts[key] = (self.children(decl), self.child_names(decl))
         return found
 
     def child_names(self, decl: Any) -> frozenset[str]:

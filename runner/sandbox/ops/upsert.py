@@ -16,12 +16,12 @@ matched by Email is updated where it is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from xml.etree.ElementTree import Element
 
 from runner.sandbox.faults import Fault
 from runner.sandbox.fixture import Fixture, Workspace
-from runner.sandbox.params import child, children, integer, text
+from runner.sandbox.params import children, firsts, integer_of, text_of
 from runner.sandbox.store import Lead, Store
 
 
@@ -54,15 +54,17 @@ class Options:
 
 
 def read_lead_record(elem: Element) -> LeadInput:
-    attributes = {
-        text(a, "attrName") or "": text(a, "attrValue") or ""
-        for a in children(child(elem, "leadAttributeList"), "attribute")
-    }
+    # One pass over each element's children (a 300-record call reads 300 of these).
+    fields = firsts(elem)
+    attributes = {}
+    for a in children(fields.get("leadAttributeList"), "attribute"):
+        pair = firsts(a)
+        attributes[text_of(pair.get("attrName")) or ""] = text_of(pair.get("attrValue")) or ""
     return LeadInput(
-        id=integer(elem, "Id"),
-        email=(text(elem, "Email") or "").strip() or None,
-        foreign_id=(text(elem, "ForeignSysPersonId") or "").strip() or None,
-        foreign_type=(text(elem, "ForeignSysType") or "").strip() or None,
+        id=integer_of(text_of(fields.get("Id")), "Id"),
+        email=(text_of(fields.get("Email")) or "").strip() or None,
+        foreign_id=(text_of(fields.get("ForeignSysPersonId")) or "").strip() or None,
+        foreign_type=(text_of(fields.get("ForeignSysType")) or "").strip() or None,
         attributes=attributes,
     )
 
@@ -89,7 +91,10 @@ def check_keys(record: LeadInput, cookie: str | None, options: Options) -> None:
 
 def upsert(store: Store, fixture: Fixture, record: LeadInput,
            options: Options) -> tuple[Lead, str]:
-    """Update the matching lead or create one; returns it with CREATED or UPDATED."""
+    """Update the matching lead or create one; returns it with CREATED or UPDATED.
+
+    Every Fault is raised before the first write (syncMultipleLeads relies on it: a failed
+    record leaves no trace without a savepoint of its own); keep it so."""
     lead, matched_by = _find(store, record, options)
     if lead is None:
         if options.require_key and not record.has_key:
@@ -159,5 +164,6 @@ def _apply(store: Store, lead: Lead, record: LeadInput, options: Options,
             cookie = options.cookie
     attributes = dict(lead.attributes)
     attributes.update((k, v) for k, v in record.attributes.items() if k != "Email")
-    return replace(lead, email=email, foreign_sys_person_id=foreign_id,
-                   foreign_sys_type=foreign_type, cookie=cookie, attributes=attributes)
+    # Lead(...), not replace(): replace() costs a field walk per record of a big call.
+    return Lead(lead.id, email, foreign_id, foreign_type, cookie, lead.partition, attributes,
+                lead.created_at, lead.updated_at)
