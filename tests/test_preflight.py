@@ -147,3 +147,18 @@ def test_what_preflight_established_is_in_results_json_and_the_markdown(run_cli,
     assert report["preflight"] in (tmp_path / "summary.md").read_text()
     assert run_cli("report", "results.json", "--markdown", "again.md").code == 0
     assert report["preflight"] in (tmp_path / "again.md").read_text()
+
+
+def test_preflight_reads_are_paced_with_the_calls(run_cli, tmp_path):
+    from runner.sandbox.config import SandboxConfig
+
+    # 2 requests per 2 s: preflight's read and the 3 calls must share the windows, or the
+    # sandbox answers 20023 (Marketo's rate fault) to one of them.
+    config = SandboxConfig(rate_limit_calls=2, rate_limit_window=2.0)
+    with box.running(tmp_path / "box.db", config=config, strict=True) as info:
+        res = run_cli(str(Path(__file__).parent.parent / "playbooks" / "welcome.yml"),
+                      "--rate", "2/2s", env=target_env(info))
+        requests = box.open_store(info.db_path).requests()
+    assert res.code == 0, res.out + res.err
+    assert [r["operation"] for r in requests][0] == "getCampaignsForSource"
+    assert [r["fault_code"] for r in requests if r["fault_code"]] == []
