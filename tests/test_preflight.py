@@ -160,5 +160,5 @@ def test_preflight_reads_are_paced_with_the_calls(run_cli, tmp_path):
                       "--rate", "2/2s", env=target_env(info))
         requests = box.open_store(info.db_path).requests()
     assert res.code == 0, res.out + res.err
-    assert [r["operation"] for r in requests][0] == "getCampaignsForSource"
+    assert requests[0]["operation"] == "getCampaignsForSource"
     assert [r["fault_code"] for r in requests if r["fault_code"]] == []
