@@ -561,7 +561,7 @@ def apply(plan_file: Path, max_age: str, report: Path | None, quiet: bool, verbo
     _check_quota(plan, options.allow_over_quota)
     console = Console(plan.redactor, quiet=quiet, verbose=verbose)
     console.expect(plan)
-    with _target(options, plan) as target:
+    with saved_plan.applying_once(plan_file), _target(options, plan) as target:
         _ACTIVE_REDACTOR.append(plan.redactor.with_values(secret(target)))
         return exit_code(runs.start(options, plan, target, console))
 

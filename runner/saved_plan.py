@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from runner.calls import Call
-from runner.errors import UsageError
+from runner.errors import PlaybookError, StorageError, UsageError
 from runner.options import RunOptions
 from runner.secrets import Redactor
 
@@ -89,6 +91,38 @@ def read(path: Path) -> dict[str, Any]:
         raise UsageError(f"{path} is a saved plan of version {document.get('version')!r}; this "
                          f"mktows-run applies version {VERSION}: plan again")
     return document
+
+
+APPLIED_DIR = Path(".mktows") / "applied"
+
+
+@contextmanager
+def applying_once(path: Path) -> Iterator[None]:
+    """A saved plan is applied once: a second apply (or two at the same time) would send its
+    campaign calls again. The claim is made atomically before anything is sent, and given
+    back if nothing was sent (the apply was refused before its first write)."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    marker = APPLIED_DIR / f"{digest[:32]}.json"
+    try:
+        APPLIED_DIR.mkdir(parents=True, exist_ok=True)
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        try:
+            when = json.loads(marker.read_text(encoding="utf-8")).get("at", "earlier")
+        except (OSError, ValueError, AttributeError):
+            when = "earlier"
+        raise UsageError(f"the plan {path} was already applied ({when}): a saved plan is sent "
+                         "once; resume that run (mktows-run resume RUN), or plan again") from None
+    except OSError as exc:
+        raise StorageError(marker, exc) from None
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump({"plan": str(path.resolve()), "at": datetime.now(UTC).isoformat(
+            timespec="seconds")}, f)
+    try:
+        yield
+    except (PlaybookError, UsageError):  # refused before the first write: apply it again later
+        marker.unlink(missing_ok=True)
+        raise
 
 
 def options_of(document: dict[str, Any]) -> RunOptions:

@@ -182,3 +182,30 @@ def test_plan_honours_selection_and_prints_json_for_machines(run_cli, tmp_path):
     assert plan["calls"] == 1 and plan["api"] == "soap"
     res = run_cli("plan", "p.yml", "--only", "nope")
     assert res.code == 2 and "--only nope" in res.err
+
+
+def test_a_saved_plan_is_applied_once_unless_it_was_refused_before_any_write(run_cli, tmp_path,
+                                                                             monkeypatch):
+    _book(tmp_path)
+    monkeypatch.setenv("API_NOTE", CANARY)
+    db = tmp_path / "box.db"
+    assert run_cli("plan", "p.yml", "--sandbox", "--sandbox-db", str(db),
+                   "--out", "p.mkplan").code == 0
+    assert run_cli("apply", "p.mkplan").code == 0
+    sent = len(_requests(db))
+    again = run_cli("apply", "p.mkplan")
+    assert again.code == 2 and "was already applied" in again.err, again.err
+    assert len(_requests(db)) == sent  # the campaign calls were not sent twice
+
+
+def test_a_plan_refused_by_preflight_can_be_applied_after_the_fix(run_cli, tmp_path,
+                                                                  monkeypatch):
+    (tmp_path / "p.yml").write_text(PLAYBOOK.replace("Welcome Email", "Welcome Emial"))
+    (tmp_path / "leads.csv").write_text("Email\na@example.com\n")
+    monkeypatch.setenv("API_NOTE", CANARY)
+    assert run_cli("plan", "p.yml", "--sandbox", "--sandbox-db", str(tmp_path / "box.db"),
+                   "--out", "p.mkplan").code == 0
+    first = run_cli("apply", "p.mkplan")
+    assert first.code == 2 and "Welcome Emial" in first.err  # preflight: nothing written
+    second = run_cli("apply", "p.mkplan")
+    assert second.code == 2 and "already applied" not in second.err  # not claimed
