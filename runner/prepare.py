@@ -250,13 +250,8 @@ def _target(pb: Playbook, scope: Scope, api: str, report: _Problems) -> AnyTarge
         return _rest_target(pb, resolved, report)
     if not all(k in resolved for k in ("endpoint", "userId", "encryptionKey")):
         return None
-    # A key this short is guessable and could not be masked reliably: refuse it, naming
-    # where it came from, never its value.
-    short = credential_problem("the encryption key", str(resolved["encryptionKey"]),
-                               pb.target.get("encryptionKey"))
-    if short:
-        report(("target", "encryptionKey"), short,
-               "set it to the encryption key shown in Marketo's Admin > Web Services")
+    if _short_credential(pb, resolved, "encryptionKey", "the encryption key",
+                         "Marketo's Admin > Web Services", report):
         return None
     for name in ("userId", "partnerId"):  # header values: checked like the body's
         char = envelope.unsendable(str(resolved.get(name) or ""))
@@ -267,15 +262,23 @@ def _target(pb: Playbook, scope: Scope, api: str, report: _Problems) -> AnyTarge
                   Secret(str(resolved["encryptionKey"])), resolved.get("partnerId"))
 
 
+def _short_credential(pb: Playbook, resolved: dict[str, Any], field: str, what: str,
+                      where_shown: str, report: _Problems) -> bool:
+    """A credential this short is guessable and could not be masked reliably: refused,
+    naming where it came from, never its value."""
+    assert pb.target is not None
+    short = credential_problem(what, str(resolved[field]), pb.target.get(field))
+    if short:
+        report(("target", field), short, f"set it to {what} shown in {where_shown}")
+    return short is not None
+
+
 def _rest_target(pb: Playbook, resolved: dict[str, Any], report: _Problems) -> RestTarget | None:
     assert pb.target is not None
     if not all(k in resolved for k in ("clientId", "clientSecret")):
         return None
-    short = credential_problem("the client secret", str(resolved["clientSecret"]),
-                               pb.target.get("clientSecret"))
-    if short:
-        report(("target", "clientSecret"), short,
-               "set it to the client secret shown in Marketo's Admin > LaunchPoint")
+    if _short_credential(pb, resolved, "clientSecret", "the client secret",
+                         "Marketo's Admin > LaunchPoint", report):
         return None
     partitions = resolved.get("partitions")
     options: dict[str, Any] = {

@@ -58,40 +58,19 @@ class HttpTransport:
 
     def post(self, url: str, operation: str, envelope: str) -> HttpReply:
         """The reply's status, Content-Type and decoded body; TransportError when the call did
-        not complete, ResponseError when the reply is too large or badly encoded."""
-        headers = {
-            "Content-Type": "text/xml; charset=UTF-8",
-            "SOAPAction": soap_action(operation),
-            "Accept-Encoding": "gzip, deflate",  # only what _Decoder decodes
-        }
-        deadline = time.monotonic() + self.timeouts.total
-        try:
-            with self.session.post(
-                url,
-                data=envelope.encode("utf-8"),
-                headers=headers,
-                timeout=(self.timeouts.connect, self.timeouts.read),
-                stream=True,
-                # A redirect would resend the signed envelope somewhere the playbook did not
-                # name (307/308 keep the body); SOAP endpoints do not redirect.
-                allow_redirects=False,
-            ) as response:
-                body = _read_body(response, deadline, self.timeouts.total)
-                return HttpReply(response.status_code,
-                                 response.headers.get("Content-Type", ""), body)
-        except RunnerError:
-            raise
-        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
-                http.client.HTTPException, OSError) as exc:
-            message, sent = _classify(exc, self.timeouts)
-            raise TransportError(message, sent=sent) from None
+        not complete, ResponseError when the reply is too large or badly encoded. (A redirect
+        would resend the signed envelope somewhere the playbook did not name: `request`
+        follows none.)"""
+        return self.request("POST", url, headers={"SOAPAction": soap_action(operation)},
+                            body=envelope.encode("utf-8"),
+                            content_type="text/xml; charset=UTF-8")
 
     def request(self, method: str, url: str, *, headers: dict[str, str],
                 body: bytes | None = None, content_type: str | None = None) -> HttpReply:
         """Any method with an optional body (REST's JSON or form), read exactly as `post`
         reads: bounded, within Timeouts, no redirects, failures classified by `sent`. What
         the reply means (Content-Type, envelope) is the caller's business (runner.rest)."""
-        headers = {**headers, "Accept-Encoding": "gzip, deflate"}
+        headers = {**headers, "Accept-Encoding": "gzip, deflate"}  # only what _Decoder decodes
         if content_type is not None:
             headers["Content-Type"] = content_type
         deadline = time.monotonic() + self.timeouts.total

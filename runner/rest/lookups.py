@@ -154,13 +154,7 @@ def _filter(key_type: str, values: Sequence[str]) -> str:
 def lead_ids(client: Reads, key_type: str, values: Sequence[str]) -> list[int]:
     """Ids of the leads matching any value of one non-IDNUM key type, each once, in the
     order Marketo lists them; values that match nothing are dropped (as SOAP did)."""
-    filter_type = KEY_FILTERS.get(key_type)
-    if filter_type is None:
-        raise RestError(None, f"lead key type {key_type!r} cannot be looked up over REST")
-    bad = next((v for v in values if "," in v), None)
-    if bad is not None:  # filterValues is comma-separated: such a value cannot be searched
-        raise RestError(None, f"the {key_type} key {bad[:60]!r} holds a comma, which Get "
-                              "Leads cannot search for")
+    filter_type = _filter(key_type, values)
     wanted = list(dict.fromkeys(v for v in values if v.strip()))
     ids: dict[int, None] = {}
     for start in range(0, len(wanted), MAX_FILTER_VALUES):
