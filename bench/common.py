@@ -6,8 +6,11 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 
 def attrs(n: int) -> dict[str, str]:
@@ -50,3 +53,49 @@ class Sandbox:
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=10)
+
+
+@dataclass
+class BulkRun:
+    """One bulk job through the real command line against a rate-limited sandbox: its exit,
+    wall time (and when it started/ended, on the sandbox log's clock), results.json and the
+    sandbox's request log."""
+
+    exit: int
+    stderr: str
+    wall_s: float
+    started_at: float
+    ended_at: float
+    report: dict[str, Any]
+    requests: list[dict[str, Any]]
+
+
+def run_bulk(playbook: str, rows: int, window_s: float,
+             env_of: Callable[[dict[str, str]], dict[str, str]]) -> BulkRun:
+    """`playbook` (import-leads.yml, or its REST twin) over `rows` leads at 100 calls per
+    `window_s`, 10 in flight; `env_of` points its target: at the sandbox."""
+    import json
+    import os
+    import tempfile
+    import time
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "bulk.yml").write_text(playbook)
+        (work / "data").mkdir()
+        (work / "data" / "leads.csv").write_text("Email,FirstName\n" + "".join(
+            f"bulk{i}@example.com,F{i}\n" for i in range(rows)))
+        rate = f"100/{window_s:g}s"
+        with Sandbox(work / "box.db", lenient=True, limits=True, rate_limit=rate) as box:
+            started, started_at = time.perf_counter(), time.time()
+            res = subprocess.run([sys.executable, "-m", "runner", "bulk.yml", "--rate", rate,
+                                  "--concurrency", "10", "-q"], cwd=work,
+                                 env={**os.environ, **env_of(box.info)}, capture_output=True,
+                                 text=True, timeout=60 * window_s + 300)
+            wall = time.perf_counter() - started
+            report = json.loads((work / "results.json").read_text())
+            from runner import sandbox as sbx
+
+            logged = sbx.open_store(Path(box.info["db"])).requests()
+    return BulkRun(res.returncode, res.stderr, wall, started_at, started_at + wall, report,
+                   logged)

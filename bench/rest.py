@@ -14,11 +14,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +25,7 @@ from typing import Any
 
 import requests
 
-from bench.common import Sandbox, attrs
+from bench.common import Sandbox, attrs, run_bulk
 from bench.overhead import _wsdl
 
 ATTRS = attrs(10)
@@ -167,29 +164,11 @@ def rest_playbook() -> str:
 
 
 def bulk(rows: int = 30_000, window_s: float = 20.0) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        (work / "bulk.yml").write_text(rest_playbook())
-        (work / "data").mkdir()
-        (work / "data" / "leads.csv").write_text("Email,FirstName\n" + "".join(
-            f"bulk{i}@example.com,F{i}\n" for i in range(rows)))
-        rate = f"100/{window_s:g}s"
-        with Sandbox(work / "box.db", lenient=True, limits=True, rate_limit=rate) as box:
-            info = box.info
-            env = {"MARKETO_REST_ENDPOINT": info["rest_endpoint"],
-                   "MARKETO_IDENTITY": info["identity"], "MARKETO_CLIENT_ID": info["client_id"],
-                   "MARKETO_CLIENT_SECRET": info["client_secret"]}
-            started, started_at = time.perf_counter(), time.time()
-            res = subprocess.run([sys.executable, "-m", "runner", "bulk.yml", "--rate", rate,
-                                  "--concurrency", "10", "-q"], cwd=work,
-                                 env={**os.environ, **env}, capture_output=True, text=True,
-                                 timeout=60 * window_s + 300)
-            wall = time.perf_counter() - started
-            ended_at = started_at + wall
-            report = json.loads((work / "results.json").read_text())
-            from runner import sandbox as sbx
-
-            logged = sbx.open_store(Path(info["db"])).requests()
+    run = run_bulk(rest_playbook(), rows, window_s, lambda info: {
+        "MARKETO_REST_ENDPOINT": info["rest_endpoint"], "MARKETO_IDENTITY": info["identity"],
+        "MARKETO_CLIENT_ID": info["client_id"], "MARKETO_CLIENT_SECRET": info["client_secret"]})
+    logged, report, wall = run.requests, run.report, run.wall_s
+    started_at, ended_at = run.started_at, run.ended_at
     api = [r for r in logged if r["api"] == "rest" and r["operation"] != "identity.token"]
     by_operation: dict[str, int] = {}
     for r in api:
@@ -204,7 +183,7 @@ def bulk(rows: int = 30_000, window_s: float = 20.0) -> dict[str, Any]:
     minimum = max(1, (calls - 1) // 100) * window_s
     return {"rows": rows, "operation_calls": sum(len(s["calls"]) for s in report["steps"]),
             "rest_requests": calls, "by_operation": by_operation, "window_s": window_s,
-            "exit": res.returncode, "wall_s": round(wall, 2), "minimum_s": minimum,
+            "exit": run.exit, "wall_s": round(wall, 2), "minimum_s": minimum,
             "wall_over_minimum": round(wall / minimum, 3),
             "limit_errors": sum(1 for r in api if r["fault_code"] in LIMIT_CODES),
             "first_to_last_request_s": round(sending, 2),
@@ -212,7 +191,7 @@ def bulk(rows: int = 30_000, window_s: float = 20.0) -> dict[str, Any]:
             "before_first_request_s": round(times[0].timestamp() - started_at, 2),
             "after_last_request_s": round(ended_at - times[-1].timestamp(), 2),
             "sync_leads_span_s": round(sync_span, 2),
-            "stderr_tail": res.stderr[-500:] if res.returncode else ""}
+            "stderr_tail": run.stderr[-500:] if run.exit else ""}
 
 
 if __name__ == "__main__":
