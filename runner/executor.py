@@ -371,14 +371,18 @@ class Executor:
         call that must not run twice, only once its intent is on disk."""
         if self.stop.is_set() or self._past_deadline():
             return False
+        # In flight from before its intent can reach the disk: a second Ctrl-C during the
+        # intent's fsync must report it unknown (a resume will), not leave it out.
+        with self._lock:
+            self._in_flight[str(call.key)] = call
         if self.journal is not None and not call.step.op.idempotent:
             try:
                 self.journal.write({"type": "send", "key": str(call.key)}, durable=True)
             except StorageError as exc:
+                with self._lock:
+                    self._in_flight.pop(str(call.key), None)  # not sent, and never will be
                 self._halt("storage", exc)
                 return False
-        with self._lock:
-            self._in_flight[str(call.key)] = call
         return True
 
     def _retry(self, res: CallResult, exc: RunnerError, action: str) -> bool:
