@@ -14,6 +14,7 @@ Settings live in one `SandboxConfig` (config.py): the defaults, then the fixture
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -136,6 +137,10 @@ def serve(db_path: Path, fixture: Path | None = None, host: str = "127.0.0.1",
     """
     server, store, info = _start(db_path, fixture, host, port,
                                  _settings(fixture, config, strict, window), utc_now)
+    # What start-up loaded (the WSDLs' schemas: tens of thousands of objects) lives as long
+    # as the process: out of the collector's way, a request's full collections are cheap.
+    # Only here, where the process is the server's own (running() shares its caller's).
+    gc.freeze()
     try:
         if on_ready is not None:
             on_ready(info)
@@ -166,6 +171,7 @@ def _start(db_path: Path, fixture: Path | None, host: str, port: int,
     try:
         store.clock = clock
         store.seed(loaded.leads)
+        store.checkpoint_in_background()
         service = Service(versions, loaded, store, config or loaded.config, clock=clock)
         rest = RestService(loaded, store, service.config, clock)
         server = SandboxServer((host, port), service, rest)

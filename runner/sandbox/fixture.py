@@ -210,7 +210,7 @@ class Fixture:
         wanted = name.strip().casefold()
         return next((w for w in self.workspaces if w.name.casefold() == wanted), None)
 
-    @property
+    @cached_property
     def default_workspace(self) -> Workspace:
         return self.workspace(DEFAULT_WORKSPACE) or self.workspaces[0]
 

@@ -51,12 +51,13 @@ class Injector:
 
     def __init__(self, plan: FaultPlan) -> None:
         self.plan = plan
+        self.active = plan.active  # the plan is frozen; asked on every request
         self._numbers = itertools.count(1)
 
     def next(self, body: bytes) -> tuple[int, str | None, str | None]:
         """(N, the fault kind or None, the operation when it had to be read)."""
         n = next(self._numbers)
-        if not self.plan.active:
+        if not self.active:
             return n, None, None
         kind = choose(self.plan, n)
         operation = operation_of(body) if kind or self.plan.operations else None

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import socket
 import threading
+import time
 from contextlib import suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -37,6 +38,7 @@ _ENDPOINT = re.compile(r"/soap/mktows/(\d+_\d+)/?")
 _ADDRESS = re.compile(r'(<(?:\w+:)?address\b[^>]*?\blocation=")[^"]*(")')
 MAX_BODY = 32 * 1024 * 1024  # far above 300 leads; stops a runaway client, not a real one
 _TEXT = "text/plain; charset=utf-8"
+_DATES: dict[int, str] = {}  # the current second's Date header (date_time_string)
 
 
 class SandboxServer(ThreadingHTTPServer):
@@ -119,6 +121,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def version_string(self) -> str:
         return "mktows-sandbox"
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header names whole seconds: format each second once, not every reply.
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        second = int(time.time())
+        cached = _DATES.get(second)
+        if cached is None:
+            _DATES.clear()
+            cached = _DATES[second] = super().date_time_string(second)
+        return cached
 
     def handle_expect_100(self) -> bool:
         # The stdlib writes "100 Continue" without flushing, which a buffered wfile would hold.

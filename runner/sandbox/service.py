@@ -14,14 +14,15 @@ included, in the same transaction as the operation's writes: one commit per requ
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NoReturn
-from xml.etree.ElementTree import Element, ParseError
+from typing import Any, NoReturn
+from xml.etree.ElementTree import Element, ParseError, XMLParser
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
@@ -39,9 +40,14 @@ from runner.sandbox.params import local_name, text
 from runner.sandbox.store import RequestLog, Store, utc_now
 from runner.sandbox.versions import LATEST, MARKETO_OPERATIONS, ApiVersion
 from runner.soap.namespaces import MKTOWS, SOAP_ENV
-from runner.soap.xsd import Binding
+from runner.soap.xsd import Binding, Child, ServiceSchema
 
 _AUTH = f"{{{MKTOWS}}}AuthenticationHeader"
+# An XML declaration's encoding; those below keep ASCII bytes as they are, so a DOCTYPE in
+# the body would be seen by a byte search (expat's own encodings, and their aliases).
+_ENCODING = re.compile(rb"(?:\xef\xbb\xbf)?<\?xml[^>]*?\sencoding\s*=\s*[\"']([^\"']*)[\"']")
+_ASCII_ENCODINGS = {b"utf-8", b"utf8", b"us-ascii", b"ascii", b"iso-8859-1", b"latin-1",
+                    b"latin1"}
 _CONTEXT = f"{{{MKTOWS}}}MktowsContextHeader"
 
 
@@ -69,6 +75,9 @@ class Service:
                                   window=self.config.timestamp_window, clock=clock)
         self.limits = Limits(self.config, clock,
                              lambda start: store.counted_since(_iso(start)))
+        # Strict mode: the shapes of bodies the schema found valid (_validate). Validating
+        # costs more than the rest of a small request, and a client repeats its shapes.
+        self._valid: set[tuple[int, str, _Shape]] = set()
 
     def handle(self, body: bytes, soap_action: str | None = None, *, version: str = LATEST,
                n: int | None = None, injected: str | None = None, delay: float = 0.0) -> Reply:
@@ -82,7 +91,8 @@ class Service:
             header, params, extra = _parse(body)
             ignored.extend(lenient.label(e) for e in extra)
             binding = api.bindings.get(local_name(params))
-            log = replace(log, operation=binding.name if binding else local_name(params))
+            log = RequestLog(binding.name if binding else local_name(params), n=n,
+                             injected=injected, version=version)
             if injected in INJECTED_FAULT_CODES:
                 code = INJECTED_FAULT_CODES[injected]
                 raise Fault(code, f"{Fault(code).text} (injected by the sandbox)")
@@ -90,7 +100,8 @@ class Service:
             if auth is not None and not self.config.strict:
                 auth = self._lenient(api, "AuthenticationHeader", auth, ignored)
             user = self.auth.check(auth, api.schema)
-            log = replace(log, user_id=user, counted=True)
+            log = RequestLog(log.operation, n=n, user_id=user, injected=injected, counted=True,
+                             version=version)
             self.limits.admit()
             try:
                 reply = self._answer(api, header, params, binding, soap_action, log, ignored)
@@ -122,8 +133,7 @@ class Service:
     def _record(self, log: RequestLog, ignored: list[str], code: int | None,
                 detail: str | None) -> None:
         with self.store.transaction():
-            self.store.record_request(replace(log, fault_code=code, detail=detail,
-                                              ignored=tuple(ignored)))
+            self.store.record_request(_outcome(log, ignored, fault_code=code, detail=detail))
 
     def _answer(self, api: ApiVersion, header: Element | None, params: Element,
                 binding: Binding | None, soap_action: str | None, log: RequestLog,
@@ -145,17 +155,17 @@ class Service:
                 context = self._lenient(api, "MktowsContextHeader", context, ignored)
         call = Call(binding.name, params, self.store, self.fixture, self.config,
                     self.catalog, self.clock(), text(context, "targetWorkspace"))
-        with self.store.transaction():
-            log = replace(log, ignored=tuple(ignored))
+        with self.store.exclusive():  # the undo and the fault's log row, with nothing between
             try:
-                with self.store.transaction():  # a savepoint: a fault undoes the writes
+                with self.store.transaction():  # a fault rolls the handler's writes back
                     content = HANDLERS[binding.name](call)
+                    self.store.record_request(_outcome(log, ignored, applied=True,
+                                                       detail="; ".join(call.notes) or None))
             except Fault as fault:
-                self.store.record_request(replace(log, fault_code=fault.code,
-                                                  detail=fault.note or fault.message))
+                with self.store.transaction():
+                    self.store.record_request(_outcome(log, ignored, fault_code=fault.code,
+                                                       detail=fault.note or fault.message))
                 return Reply(500, fault.envelope())
-            self.store.record_request(replace(log, applied=True,
-                                              detail="; ".join(call.notes) or None))
         return Reply(200, replies.envelope(binding.output_element, content))
 
     def _lenient(self, api: ApiVersion, name: str, elem: Element,
@@ -182,9 +192,52 @@ class Service:
         return context
 
     def _validate(self, api: ApiVersion, element: str, elem: Element) -> None:
-        errors = api.schema.errors(element, elem)
-        if errors:
+        schema = api.schema
+        shape = (id(schema), element, _shape(schema, schema.element(element), elem))
+        if shape in self._valid:
+            return  # a body of this shape was valid: so is this one (see _shape)
+        errors = schema.errors(element, elem)
+        if errors:  # never memoised: the message quotes this request
             raise Fault(20012, f"Request not understood: {errors[0]}")
+        if len(self._valid) > 4096:
+            self._valid.clear()  # bounded: a client inventing shapes cannot grow it forever
+        self._valid.add(shape)
+
+
+# An element as validity sees it: tag, attributes, text (or, for an xs:string leaf, only
+# whether it has one), tail and children's shapes.
+_Shape = tuple[str, tuple[tuple[str, str], ...], "str | bool | None", "str | None",
+               tuple["_Shape", ...]]
+_CHILDREN: dict[int, dict[str, Child]] = {}
+
+
+def _shape(schema: ServiceSchema, decl: Any, elem: Element) -> _Shape:
+    """What the schema's verdict on `elem` (as `decl`) depends on. The project's WSDL has no
+    identity constraints, fixed values, mixed content or wildcards, so an xs:string leaf
+    (found by its unqualified name in its parent's type, without attributes: no xsi:type or
+    xsi:nil) is valid whatever its text: that text is left out, and two bodies differing
+    only there get one verdict. Everything else is kept as it is."""
+    key = id(decl.type) if decl is not None else 0
+    known = _CHILDREN.get(key)
+    if known is None:
+        known = _CHILDREN[key] = ({c.name: c for c in schema.children(decl)}
+                                  if decl is not None else {})
+    parts: list[_Shape] = []
+    for child in elem:
+        found = known.get(child.tag)
+        if found is not None and found.plain_text and not child.attrib and not len(child):
+            parts.append((child.tag, (), bool(child.text), child.tail, ()))
+        else:
+            parts.append(_shape(schema, found.decl if found is not None else None, child))
+    return (elem.tag, tuple(elem.attrib.items()), elem.text, elem.tail, tuple(parts))
+
+
+def _outcome(log: RequestLog, ignored: list[str], *, fault_code: int | None = None,
+             detail: str | None = None, applied: bool = False) -> RequestLog:
+    """`log` with the request's outcome and what it ignored: dataclasses.replace written
+    out, which walks every field by name (a test keeps the two the same)."""
+    return RequestLog(log.operation, fault_code, detail, log.n, log.user_id, log.injected,
+                      applied, log.counted, log.api, log.version, tuple(ignored))
 
 
 def _unanswered(api: ApiVersion, element: str) -> NoReturn:
@@ -204,7 +257,7 @@ def _iso(when: datetime) -> str:
 def _parse(body: bytes) -> tuple[Element | None, Element, list[Element]]:
     """The SOAP Header (if any), the Body's first element, and any other Body elements."""
     try:
-        root = SafeET.fromstring(body)
+        root = _xml(body)
     except (ParseError, DefusedXmlException) as exc:
         raise Fault(20012, f"Request not understood: not well-formed XML ({exc})") from None
     if root.tag != f"{{{SOAP_ENV}}}Envelope":
@@ -214,6 +267,33 @@ def _parse(body: bytes) -> tuple[Element | None, Element, list[Element]]:
     if not content:
         raise Fault(20012, "Request not understood: the SOAP Body is missing or empty")
     return root.find(f"{{{SOAP_ENV}}}Header"), content[0], content[1:]
+
+
+def _xml(body: bytes) -> Element:
+    """`defusedxml.ElementTree.fromstring(body)`: its tree, or its exception."""
+    root = _fast_parse(body) if _without_dtd(body) else None
+    return SafeET.fromstring(body) if root is None else root
+
+
+def _without_dtd(body: bytes) -> bool:
+    """True when `body` surely has no DTD, so expat alone parses it as defusedxml would:
+    no `<!DOCTYPE` in its bytes, and bytes where that would show (no NUL: not UTF-16 or
+    -32; no declared encoding that is not ASCII-compatible)."""
+    if b"<!DOCTYPE" in body or b"\0" in body:
+        return False
+    declared = _ENCODING.match(body)
+    return declared is None or declared[1].lower() in _ASCII_ENCODINGS
+
+
+def _fast_parse(body: bytes) -> Element | None:
+    """The C parser's tree (defusedxml's is pure Python, 3x slower on a 300-lead body);
+    None when it fails, so that defusedxml reports the error in its own words."""
+    parser = XMLParser()
+    try:
+        parser.feed(body)
+        return parser.close()
+    except ParseError:
+        return None
 
 
 def _header(header: Element | None, tag: str) -> Element | None:

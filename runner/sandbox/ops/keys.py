@@ -31,3 +31,20 @@ def find_leads(store: Store, fixture: Fixture, key_type: str, key_value: str) ->
         raise Fault(20102, f"Lead Key Bad: unknown keyType {key_type!r}")
     name = fixture.key_fields.get(key_type)
     return store.by_field(name, value) if name and value else []
+
+
+def find_lead_ids(store: Store, fixture: Fixture, key_type: str, key_value: str) -> list[int]:
+    """`find_leads`'s leads' ids, without reading the leads (requestCampaign and
+    listOperation resolve up to 100 and 1000 keys a call, and want only the ids)."""
+    value = key_value.strip()
+    if key_type == "IDNUM":
+        return [int(value)] if value.isdigit() and store.has_lead(int(value)) else []
+    if key_type == "EMAIL":
+        return store.ids_by_email(value) if value else []
+    if key_type == "COOKIE":
+        found = store.id_by_cookie(value) if value else None
+        return [found] if found is not None else []
+    if key_type not in KEY_TYPES:
+        raise Fault(20102, f"Lead Key Bad: unknown keyType {key_type!r}")
+    name = fixture.key_fields.get(key_type)
+    return store.ids_by_field(name, value) if name and value else []

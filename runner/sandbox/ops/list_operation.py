@@ -23,7 +23,7 @@ from runner.sandbox import replies
 from runner.sandbox.faults import Fault
 from runner.sandbox.fixture import StaticList
 from runner.sandbox.ops.base import Call
-from runner.sandbox.ops.keys import find_leads
+from runner.sandbox.ops.keys import find_lead_ids
 from runner.sandbox.params import boolean, children, required, text
 
 MAX_KEYS = 1000  # lead keys a call (reference §6)
@@ -41,7 +41,7 @@ def list_operation(call: Call) -> str:
     if len(keys) > MAX_KEYS:
         raise Fault(20110, f"Bad Parameter: {len(keys)} lead keys exceed the limit of"
                            f" {MAX_KEYS} a call")
-    found = [[lead.id for lead in find_leads(call.store, call.fixture, kind, value)]
+    found = [find_lead_ids(call.store, call.fixture, kind, value)
              for kind, value in keys]
     if boolean(call.params, "strict"):
         missing = next(((k, v) for (k, v), ids in zip(keys, found, strict=True) if not ids),

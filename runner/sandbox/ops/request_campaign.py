@@ -14,7 +14,7 @@ from runner.sandbox.faults import Fault
 from runner.sandbox.fixture import SOURCES, Campaign
 from runner.sandbox.ops import tokens as program_tokens
 from runner.sandbox.ops.base import Call
-from runner.sandbox.ops.keys import find_leads
+from runner.sandbox.ops.keys import find_lead_ids
 from runner.sandbox.params import child, integer, lead_keys, required, text, tokens
 from runner.sandbox.store import CampaignRun
 
@@ -39,8 +39,8 @@ def request_campaign(call: Call) -> str:
     lead_ids: dict[int, None] = {}  # each lead once, in key order
     unresolved = []
     for key_type, value in used:
-        found = find_leads(call.store, call.fixture, key_type, value)
-        lead_ids.update((lead.id, None) for lead in found)
+        found = find_lead_ids(call.store, call.fixture, key_type, value)
+        lead_ids.update(dict.fromkeys(found))
         if not found:
             unresolved.append((key_type, value))
     program = call.catalog.program(campaign.program)

@@ -20,6 +20,7 @@ from runner.sandbox.ops.upsert import (
     Options,
     check_fields,
     check_keys,
+    new_lead,
     read_lead_record,
     upsert,
 )
@@ -40,17 +41,47 @@ def sync_multiple_leads(call: Call) -> str:
     options = Options(dedup=True if dedup is None else dedup, email_follows_id=False,
                       workspaces_enabled=call.config.workspaces_enabled,
                       require_key=call.config.strict)
-    synced = [_sync(call, record, options) for record in records]
+    synced = _all_new(call, records, options)
+    if synced is None:
+        synced = [_sync(call, record, options) for record in records]
     counts = Counter(status for _, status in synced)
     call.notes.append(", ".join(f"{counts[s]} {s}" for s in ("CREATED", "UPDATED", "FAILED")))
     return replies.result(replies.wrap("syncStatusList", *(xml for xml, _ in synced)))
 
 
+def _all_new(call: Call, records: list[LeadInput], options: Options
+             ) -> list[tuple[str, str]] | None:
+    """`_sync` of every record, when every record is a new lead: none has an Id, a foreign
+    id or an Email attribute, and (dedup on) their emails are distinct and no lead has one.
+    Then no record can find a lead, nor change one another finds, and each does what the
+    general path does for it (FAILED by `check_keys`, else CREATED by `new_lead`, one clock
+    reading each, in order), with one query for the emails and the leads inserted together
+    (a third of the time of 300 lookups and 300 inserts). None for any other batch."""
+    if any(r.id is not None or r.foreign_id or "Email" in r.attributes for r in records):
+        return None
+    failed: dict[int, Fault] = {}
+    for i, record in enumerate(records):
+        try:
+            check_keys(record, None, options)
+        except Fault as fault:
+            failed[i] = fault
+    fresh = [i for i in range(len(records)) if i not in failed]
+    if options.dedup and not call.store.emails_unused(
+            [e for i in fresh if (e := records[i].email)]):
+        return None
+    stored = iter(call.store.insert_many(
+        [new_lead(call.store, call.fixture, records[i], options) for i in fresh]))
+    return [(replies.sync_status(records[i].id or 0, "FAILED", failed[i].message), "FAILED")
+            if i in failed else (replies.sync_status(next(stored).id, "CREATED"), "CREATED")
+            for i in range(len(records))]
+
+
 def _sync(call: Call, record: LeadInput, options: Options) -> tuple[str, str]:
     try:
         check_keys(record, None, options)
-        with call.store.transaction():  # a savepoint: a failed record leaves no trace
-            lead, status = upsert(call.store, call.fixture, record, options)
+        # No savepoint of its own: upsert raises every Fault before its first write, so a
+        # failed record leaves no trace (a savepoint per record cost more than the insert).
+        lead, status = upsert(call.store, call.fixture, record, options)
     except Fault as fault:
         # leadId is required and not nillable even on FAILED; what Marketo puts there is
         # unknown: the record's own Id when it has one, else 0 (no lead).

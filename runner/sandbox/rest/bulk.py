@@ -3,9 +3,9 @@ SSV file (multipart part `file`, a header of REST field names), read its status,
 failure and warning files.
 
 Each row is synced as Sync Leads' createOrUpdate on `lookupField` (default email) syncs one
-record, in its own savepoint, and added to the `listId` list when one is given; a row Sync
-Leads would skip goes to the failure file with the reason as `Import Failure Reason`. The
-rows are applied when the job is created; its status reads `Importing` for
+record (a skipped row writes nothing), and added to the `listId` list when one is given; a
+row Sync Leads would skip goes to the failure file with the reason as `Import Failure
+Reason`. The rows are applied when the job is created; its status reads `Importing` for
 `import_status_checks` reads (imports.py), then `Complete`. Response-level errors: 1002
 without `format`, 1003 for another format or an empty file, 1006 for a header that is not a
 REST field (a choice, reference §9.9), 1013 for an unknown list or job, 1019 when a job for

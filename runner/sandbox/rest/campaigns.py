@@ -95,7 +95,7 @@ def trigger(call: RestCall) -> Answer:
             if not (isinstance(value, str) and value.isdigit()):
                 raise RestError(1001, f"Invalid value '{value}'. Required of type 'integer'")
             value = int(value)
-        if call.store.get(value) is None:
+        if not call.store.has_lead(value):
             # One unknown id fails the whole call ([MRKT]'s stub; reference §10 q6).
             raise RestError(1004, f"Lead [{value}] not found")
         lead_ids[value] = None

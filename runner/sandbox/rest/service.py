@@ -162,16 +162,17 @@ class RestService:
         if endpoint.permissions and not endpoint.permissions & call.client.permissions:
             raise RestError(603, "Access denied: the API user's role lacks "
                                  + " or ".join(sorted(endpoint.permissions)))
-        with self.store.transaction():
+        with self.store.exclusive():  # the undo and the error's log row, nothing between
             try:
-                with self.store.transaction():  # a savepoint: an error undoes the writes
+                with self.store.transaction():  # an error rolls the handler's writes back
                     answer: Answer = endpoint.handler(call)
+                    self.store.record_request(replace(log, applied=True,
+                                                      detail="; ".join(call.notes) or None))
             except RestError as error:
-                self.store.record_request(replace(log, fault_code=error.code,
-                                                  detail=_detail(error, log)))
+                with self.store.transaction():
+                    self.store.record_request(replace(log, fault_code=error.code,
+                                                      detail=_detail(error, log)))
                 return Reply(200, envelope.failure(rid, error, asset=asset))
-            self.store.record_request(replace(log, applied=True,
-                                              detail="; ".join(call.notes) or None))
         if answer.file is not None:  # a bulk job's failure or warning file
             return Reply(200, answer.file, content_type=FILE_TYPE)
         return Reply(200, envelope.success(rid, answer, asset=asset))
@@ -204,7 +205,7 @@ def _draw(injector: Injector, operation: str | None) -> tuple[int, str | None]:
     alike; its operation filter reads SOAP bodies, so REST applies the filter here."""
     n, _, _ = injector.next(b"")
     plan = injector.plan
-    if not plan.active or (plan.operations and operation not in plan.operations):
+    if not injector.active or (plan.operations and operation not in plan.operations):
         return n, None
     return n, choose(plan, n)
 

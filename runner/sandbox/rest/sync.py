@@ -1,9 +1,10 @@
 """Sync Leads, `POST /rest/v1/leads.json` (marketo-rest-reference.md §3.1, §9.5).
 
 One result per input record, in input order: `created` / `updated` with the lead's id, or
-`skipped` with a reason and no id. Each record runs in its own savepoint, so a skipped
-record leaves no trace and does not stop the others. Values are stored the way SOAP stores
-them (strings under the field's SOAP name), so either API reads what the other wrote.
+`skipped` with a reason and no id. A record is skipped before its first write (`_sync`
+checks everything first), so a skipped record leaves no trace and does not stop the
+others. Values are stored the way SOAP stores them (strings under the field's SOAP name),
+so either API reads what the other wrote.
 """
 
 from __future__ import annotations
@@ -55,10 +56,11 @@ def sync_leads(call: RestCall) -> Answer:
 def sync_one(call: RestCall, record: Any, action: str, lookup: str,
              partition: Partition | None) -> dict[str, Any]:
     """One record as Sync Leads syncs it (Bulk Import's rows too): `{id, status}`, or a
-    `skipped` result whose savepoint left no trace."""
+    `skipped` result that wrote nothing."""
     try:
-        with call.store.transaction():  # a savepoint: a skipped record writes nothing
-            return _sync(call, record, action, lookup, partition)
+        # No savepoint of its own: _sync raises every _Skip before its first write (a
+        # savepoint per record cost more than the record's insert).
+        return _sync(call, record, action, lookup, partition)
     except _Skip as skip:
         return skip.result
 
@@ -81,6 +83,7 @@ def _partition(call: RestCall, name: Any, action: str) -> Partition | None:
 
 def _sync(call: RestCall, record: Any, action: str, lookup: str,
           partition: Partition | None) -> dict[str, Any]:
+    # Every _Skip comes before _create's or _update's first write: keep it so (sync_one).
     if not isinstance(record, dict):
         raise _Skip(1003, "Invalid data: a lead must be a JSON object")
     values = _values(call, record, action)
