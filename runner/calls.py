@@ -144,6 +144,9 @@ class CallGenerator:
         self.current: Step | None = None  # the step being generated (who a problem hits)
         self.unsendable = 0  # values XML cannot carry, reported so far
         self.counts: dict[str, int] = {}  # calls per step key, as generated
+        # Each step's parameters (and a batched step's list alone), compiled once: a loop
+        # resolves them for every row. One entry per step and part: bounded by the playbook.
+        self._templates: dict[tuple[PathT, str], variables.Template] = {}
 
     # -- entry ---------------------------------------------------------------------------
     def calls(self, scope: Scope) -> Iterator[Event]:
@@ -198,6 +201,29 @@ class CallGenerator:
             # Go on checking the step's parameters: every problem is reported in one pass.
             return Unknown("?")
 
+    def _item_free(self, step: Step, scope: Scope) -> bool:
+        """Whether the step's `when` reads nothing that differs from one loop item to the
+        next (then its outcome is the same for every item)."""
+        if step.when is None:
+            return True
+        try:
+            condition = compile_condition(step.when)
+        except ConditionError:
+            return True  # the same problem, whichever the item
+        return not any(scope.varies(ref) for ref in condition.refs())
+
+    @staticmethod
+    def _rest_varies(template: dict[str, Any], scope: Scope) -> bool:
+        """Whether any reference in `template` may read otherwise for another loop item."""
+        for _, text in variables.iter_strings(template):
+            try:
+                parts = variables.parse(text)
+            except variables.VariableSyntaxError:
+                return True  # reported when resolved; asked per item to be safe
+            if any(isinstance(p, variables.Ref) and scope.varies(p) for p in parts):
+                return True
+        return False
+
     def _is_broken(self, step: Step) -> bool:
         return step.path in self.broken.steps
 
@@ -250,10 +276,15 @@ class CallGenerator:
         taken = 0
         limit = self.selection.limit_items
         rows = self._rows(step.loop, scope)
+        columns, from_file = step.loop.columns, bool(step.loop.file)
+        # A `when` that reads nothing of the item has one outcome for every row: it is
+        # evaluated for the first row and that outcome (a problem too) holds for the rest.
+        fixed: bool | Unknown | None = None
+        item_free: bool | None = None
         while limit is None or taken < limit:
             try:
                 row = next(rows)
-                row = data.check_row(row, step.loop.columns)
+                row = data.check_row(row, columns)
             except StopIteration:
                 break
             except LocatedError as exc:
@@ -264,8 +295,15 @@ class CallGenerator:
                     continue
                 break  # a file that cannot be read any further
             # A value XML cannot carry is blamed on the data row it came from (see _sendable).
-            item_scope = scope.with_item(row.value, row.where if step.loop.file else None)
-            when = self._condition(step, item_scope)
+            item_scope = scope.with_item(row.value, row.where if from_file else None)
+            if fixed is not None:
+                when = fixed
+            else:
+                if item_free is None:
+                    item_free = self._item_free(step, item_scope)
+                when = self._condition(step, item_scope)
+                if item_free:
+                    fixed = when
             if when is False:
                 continue
             taken += 1
@@ -284,18 +322,30 @@ class CallGenerator:
                                    (*key.path, f"item-{row.number}"), marks)
 
     # -- calls -----------------------------------------------------------------------------
-    def _resolve(self, step: Step, scope: Scope) -> dict[str, Any] | None:
-        return self._resolve_part(step, scope, step.params)
+    def _template(self, step: Step, part: str, template: dict[str, Any]) -> variables.Template:
+        """A template of the step (`part` names it: its params, or a batched step's list
+        alone), compiled on first use."""
+        compiled = self._templates.get((step.path, part))
+        if compiled is None:
+            compiled = variables.Template(template, envelope.UNSENDABLE.search)
+            self._templates[(step.path, part)] = compiled
+        return compiled
 
-    def _resolve_part(self, step: Step, scope: Scope,
-                      template: dict[str, Any]) -> dict[str, Any] | None:
+    def _resolve(self, step: Step, scope: Scope) -> tuple[dict[str, Any], bool] | None:
+        return self._resolve_part(step, scope, self._template(step, "params", step.params))
+
+    def _resolve_part(self, step: Step, scope: Scope, compiled: variables.Template) -> tuple[
+            dict[str, Any], bool] | None:
+        """The template resolved in `scope`, and whether it may hold a run-time value
+        (Pending); None after reporting a problem."""
         params: dict[str, Any]
-        params, errors = variables.resolve_checked(template, scope.lookup)
+        params, errors, dirty, pending = compiled.resolve(scope)
         for sub, message, hint in errors:
             self.report((*step.op_path, *sub), message, hint)
-        if errors or not self._sendable(step, scope, params):
+        # Only a value that may hold an unsendable character is looked at again.
+        if errors or (dirty and not self._sendable(step, scope, params)):
             return None
-        return params
+        return params, pending
 
     def _sendable(self, step: Step, scope: Scope, params: dict[str, Any]) -> bool:
         """Whether every resolved value can be written in XML (body and headers alike:
@@ -320,9 +370,10 @@ class CallGenerator:
 
     def _one(self, step: Step, scope: Scope, key: CallKey, label: str,
              condition: str | None) -> Iterator[Call]:
-        params = self._resolve(step, scope)
-        if params is not None and not self._is_broken(step):
-            call = self._call(step, scope, key, label, params, condition)
+        resolved = self._resolve(step, scope)
+        if resolved is not None and not self._is_broken(step):
+            params, pending = resolved
+            call = self._call(step, scope, key, label, params, condition, pending)
             if call is not None:
                 yield call
 
@@ -336,71 +387,88 @@ class CallGenerator:
         rest: dict[str, Any] = {}
         number = 0
         known_total: int | None = None
-        items = self._items(step, scope) if step.loop else iter([(None, scope, condition)])
-        # When nothing but the list reads ${item...}, the rest is resolved once: per item, only
-        # its entries are (a 100,000-row loop pays for the entries alone).
+        looped = step.loop is not None
+        items = self._items(step, scope) if looped else iter([(None, scope, condition)])
+        # When nothing but the list reads what differs between items (an item's field, or a
+        # variable defined through one), the rest is resolved once: per item, only its
+        # entries are (a 100,000-row loop pays for the entries alone).
         rest_template = {k: v for k, v in step.params.items() if k != list_field}
-        per_item = step.loop is not None and not any(
-            "${item" in text for _, text in variables.iter_strings(rest_template))
-        only_list = {list_field: step.params.get(list_field)}
+        per_item = looped and not self._rest_varies(rest_template, scope)
+        only_list = self._template(step, "list", {list_field: step.params.get(list_field)})
+        broken = self._is_broken(step)
+        # Whether the rest, or an entry in the batch being filled, may hold a run-time value
+        # (Pending): a call's pending steps are looked for only then.
+        rest_pending = batch_pending = False
         for _, item_scope, note in items:
             condition = condition or note
-            if self._is_broken(step):
+            if broken:
                 self._resolve(step, item_scope)
                 continue
             if per_item and batch_key is not None:
-                params = self._resolve_part(step, item_scope, only_list)
-                if params is None:
+                # The rest is that of the first item: only the entries are new.
+                resolved = self._resolve_part(step, item_scope, only_list)
+                if resolved is None:
                     continue
-                params = {**rest, **params}
+                part, pending = resolved
+                entries = part.get(list_field) or []
+                if not isinstance(entries, list):
+                    self.report((*step.op_path, list_field), f"{list_field} must be a list",
+                                None)
+                    continue
             else:
-                params = self._resolve(step, item_scope)
-                if params is None:
+                resolved = self._resolve(step, item_scope)
+                if resolved is None:
                     continue
-            entries = params.pop(list_field, None) or []
-            if not isinstance(entries, list):
-                self.report((*step.op_path, list_field), f"{list_field} must be a list", None)
-                continue
-            # Items share a call only when everything but the list is the same.
-            this_key = batch_key if per_item and batch_key is not None else json.dumps(
-                params, sort_keys=True, default=str)
-            if batch and this_key != batch_key:
-                number += 1
-                yield from self._flush(step, scope, key, number, rest, list_field, batch, condition,
-                                       known_total)
-                batch = []
-            batch_key, rest = this_key, params
-            if step.loop is None:  # the whole list is known: so is the number of batches
+                params, pending = resolved
+                entries = params.pop(list_field, None) or []
+                if not isinstance(entries, list):
+                    self.report((*step.op_path, list_field), f"{list_field} must be a list",
+                                None)
+                    continue
+                # Items share a call only when everything but the list is the same.
+                this_key = json.dumps(params, sort_keys=True, default=str)
+                if batch and this_key != batch_key:
+                    number += 1
+                    yield from self._flush(step, scope, key, number, rest, list_field, batch,
+                                           condition, known_total, rest_pending or batch_pending)
+                    batch = []
+                    batch_pending = False
+                batch_key, rest, rest_pending = this_key, params, pending
+            batch_pending = batch_pending or pending
+            if not looped:  # the whole list is known: so is the number of batches
                 known_total = max(1, -(-len(entries) // limit))
             for entry in entries:
                 batch.append(entry)
                 if len(batch) == limit:
                     number += 1
                     yield from self._flush(step, scope, key, number, rest, list_field, batch,
-                                           condition, known_total)
+                                           condition, known_total, rest_pending or batch_pending)
                     batch = []
+                    batch_pending = pending  # this item's other entries go on in the next
         # A step without a loop always makes its call, even with an empty list.
-        if batch or (number == 0 and step.loop is None and batch_key is not None):
+        if batch or (number == 0 and not looped and batch_key is not None):
             number += 1
             yield from self._flush(step, scope, key, number, rest, list_field, batch, condition,
-                                       known_total)
+                                   known_total, rest_pending or batch_pending)
 
     def _flush(self, step: Step, scope: Scope, key: CallKey, number: int, rest: dict[str, Any],
                list_field: str, batch: list[Any], condition: str | None,
-               known_total: int | None) -> Iterator[Call]:
+               known_total: int | None, pending: bool) -> Iterator[Call]:
         total = known_total or self.totals.get(key.step_key)
         label = "" if total == 1 else (f"batch {number}/{total}" if total else f"batch {number}")
         batching = step.op.batching
         later = dict(batching.later) if batching is not None and number > 1 else {}
         call = self._call(step, scope, replace(key, batch=number), label,
-                          {**rest, **later, list_field: batch}, condition)
+                          {**rest, **later, list_field: batch}, condition, pending)
         if call is not None:
             yield call
 
     def _call(self, step: Step, scope: Scope, key: CallKey, label: str, params: dict[str, Any],
-              condition: str | None) -> Call | None:
+              condition: str | None, maybe_pending: bool = True) -> Call | None:
+        """`maybe_pending`: whether `params` may hold a run-time value (else none is looked
+        for: a 300-record batch is not walked for nothing)."""
         op = step.op
-        pending = tuple(sorted({p.step for p in _pendings(params)}))
+        pending = tuple(sorted({p.step for p in _pendings(params)})) if maybe_pending else ()
         headers = {name: params.pop(name) for name in op.soap.header_params if name in params}
         text = ""
         if self.soap_bodies:

@@ -169,6 +169,20 @@ class Condition:
         value = _eval(self.tree, lookup)
         return value if isinstance(value, Unknown) else bool(value)
 
+    def refs(self) -> list[Ref]:
+        """Every reference the condition reads, in order."""
+        found: list[Ref] = []
+        stack = [self.tree]
+        while stack:
+            node = stack.pop()
+            if node[0] == "ref":
+                found.append(node[1])
+            elif node[0] == "list":
+                stack.extend(reversed(node[1]))
+            elif node[0] != "lit":
+                stack.extend(reversed(node[1:]))
+        return found
+
 
 def compile_condition(text: str | bool) -> Condition:
     if isinstance(text, bool):

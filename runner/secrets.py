@@ -176,6 +176,36 @@ class Redactor:
             return [self.tree(v) for v in value]
         return value
 
+    def leaves_alone(self, value: Any) -> bool:
+        """Whether `tree(value)` would be `value` as JSON writes it: every key a str, no
+        string masked. Walks without copying (a saved plan's digest checks every call's
+        parameters: the copy is made only when something is to be masked)."""
+        if isinstance(value, str):
+            return self._alone(value)
+        if isinstance(value, dict):
+            short = self._pattern is None  # then a short string without :// is left alone
+            for k, v in value.items():  # (the strings in it tested here: one call fewer each)
+                if not isinstance(k, str) or not (
+                        (short and len(k) < 40 and "://" not in k) or self._alone(k)):
+                    return False
+                if type(v) is str:
+                    if not ((short and len(v) < 40 and "://" not in v) or self._alone(v)):
+                        return False
+                elif not self.leaves_alone(v):
+                    return False
+            return True
+        if isinstance(value, list | tuple):
+            for v in value:
+                if not self.leaves_alone(v):
+                    return False
+        return True
+
+    def _alone(self, text: str) -> bool:
+        """Whether tree() leaves this string as it is."""
+        if self._pattern is None and len(text) < 40 and "://" not in text:
+            return True
+        return text not in self._values and self(text) == text
+
     def problem(self, problem: Problem) -> Problem:
         """The problem with its message, hint and path masked: a message may quote a
         resolved value ("'…' is not a valid int")."""

@@ -13,7 +13,6 @@ resolved when read, through at most MAX_VAR_CHAIN variables; a cycle is an error
 
 from __future__ import annotations
 
-import copy
 import difflib
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -294,9 +293,12 @@ class Scope:
     opaque_secrets: bool = False  # validate/plan: a missing secret is a placeholder
 
     def with_item(self, item: Any, where: Location | None = None) -> Scope:
-        # copy.copy, not dataclasses.replace: this runs once per loop item.
-        scope = copy.copy(self)
-        scope.item, scope.in_loop, scope.item_where = item, True, where
+        # A shallow copy (as copy.copy makes, without its generic protocol), not
+        # dataclasses.replace: this runs once per loop item.
+        scope = object.__new__(type(self))
+        fields = self.__dict__.copy()
+        fields["item"], fields["in_loop"], fields["item_where"] = item, True, where
+        scope.__dict__ = fields
         return scope
 
     def inner(self) -> Scope:
@@ -312,6 +314,20 @@ class Scope:
                 f"namespaces are {', '.join(NAMESPACES)}; for a literal '${{' (e.g. a Velocity "
                 f"script) write '$${{{ref.text[2:]}' or tag the value !literal")
         return handler(ref)
+
+    def varies(self, ref: Ref) -> bool:
+        """Whether `ref` may read otherwise for another item of the loop this scope is in:
+        an item's field, or a variable defined through one (or through a step's output, or
+        one that cannot be resolved: said to vary, so its reader is asked every time)."""
+        if ref.namespace == "item":
+            return True
+        name = ref.path[0] if ref.path else None
+        if ref.namespace != "vars" or not isinstance(name, str) or name not in self.vars:
+            return False
+        try:
+            return self._var(name, ())[1]
+        except Unresolved:
+            return True
 
     def _ns_vars(self, ref: Ref) -> Any:
         name = ref.path[0]
@@ -452,6 +468,180 @@ def _follow(root: Any, ref: Ref, ns: str, noun: str) -> Any:
                              suggest(str(part), names) or (
                                  f"{where} has: {', '.join(names)}" if names else None)) from None
     return value
+
+
+Errors = list[tuple[tuple[str | int, ...], str, str | None]]
+
+
+class _Run:
+    """One resolution of a Template: its scope, errors, and what the values may hold."""
+
+    __slots__ = ("errors", "pending", "scope", "texts", "trees")
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self.errors: Errors = []
+        self.texts: list[str] = []  # the strings references produced (tested at the end)
+        self.trees: list[Any] = []  # the lists and mappings references gave (likewise)
+        self.pending = False  # a Pending may be in the value (a reference gave one, or a tree)
+
+
+Node = Callable[[_Run], Any]
+
+
+class Template:
+    """A value's references resolved as `resolve_checked(value, scope.lookup)` does, with the
+    walk planned once: a loop resolves the same template for every row, so its strings are
+    parsed, its constants found and its paths built once, not per row.
+
+    `dirty(text)` is truthy when a string cannot be sent (XML's illegal characters): the
+    strings references produce are tested together, once, so a caller need not walk the
+    result again unless `resolve` says one may be there. Likewise for Pending values.
+    """
+
+    def __init__(self, value: Any, dirty: Callable[[str], object]) -> None:
+        self._dirty = dirty
+        self._always_dirty = False  # a string as written fails `dirty`: the caller looks
+        self._const, self._root = self._compile(value, ())
+
+    def resolve(self, scope: Scope) -> tuple[Any, Errors, bool, bool]:
+        """(value, errors as resolve_checked gives them, may hold a dirty string, may hold
+        a Pending)."""
+        if self._const:
+            return self._root, [], self._always_dirty, False
+        run = _Run(scope)
+        value = self._root(run)
+        dirty = self._always_dirty
+        if not dirty and run.texts:
+            dirty = bool(self._dirty("".join(run.texts)))  # one scan: the test is per character
+        if not dirty and run.trees:
+            dirty = any(_any_string(tree, self._dirty) for tree in run.trees)
+        return value, run.errors, dirty, run.pending
+
+    # -- compiling -------------------------------------------------------------------------
+    def _compile(self, value: Any, path: tuple[str | int, ...]) -> tuple[bool, Any]:
+        """(True, the value) for a leaf that resolves to itself; else (False, a Node)."""
+        if isinstance(value, str):
+            if isinstance(value, Literal):
+                value = str(value)
+            elif "${" in value or "$$" in value:
+                if self._dirty(value):
+                    self._always_dirty = True  # an error leaves the text as written
+                return False, self._render(value, path)
+            if self._dirty(value):
+                self._always_dirty = True
+            return True, value
+        # Plain loops, not comprehensions: a comprehension is one more frame per container.
+        if isinstance(value, dict):
+            entries = [(k, *self._compile(v, (*path, k))) for k, v in value.items()]
+
+            def mapping(run: _Run) -> dict[Any, Any]:
+                out = {}
+                for k, const, v in entries:
+                    out[k] = v if const else v(run)
+                return out
+            return False, mapping
+        if isinstance(value, list):
+            items = [self._compile(v, (*path, i)) for i, v in enumerate(value)]
+
+            def sequence(run: _Run) -> list[Any]:
+                out = []
+                for const, v in items:
+                    out.append(v if const else v(run))
+                return out
+            return False, sequence
+        return True, value
+
+    def _render(self, text: str, path: tuple[str | int, ...]) -> Node:
+        try:
+            parts = _parsed(text)
+        except VariableSyntaxError as exc:
+            message, hint = str(exc), exc.hint
+
+            def broken(run: _Run) -> str:
+                run.errors.append((path, message, hint))
+                return text
+            return broken
+        if len(parts) == 1 and isinstance(parts[0], Ref):
+            return self._whole(parts[0], text, path)
+
+        def joined(run: _Run) -> str:
+            lookup = run.scope.lookup
+            out = []
+            try:
+                for part in parts:  # render(), with the parts at hand
+                    if isinstance(part, Ref):
+                        value = lookup(part)
+                        out.append(_as_text(value.sample if isinstance(value, Pending)
+                                            else value))
+                    else:
+                        out.append(part)
+            except (VariableSyntaxError, Unresolved) as exc:
+                run.errors.append((path, str(exc), exc.hint))
+                return text
+            joined_text = "".join(out)
+            run.texts.append(joined_text)
+            return joined_text
+        return joined
+
+    def _whole(self, ref: Ref, text: str, path: tuple[str | int, ...]) -> Node:
+        """A string that is exactly one reference: the value keeps its type."""
+
+        def whole(run: _Run) -> Any:
+            try:
+                value = run.scope.lookup(ref)
+            except (VariableSyntaxError, Unresolved) as exc:
+                run.errors.append((path, str(exc), exc.hint))
+                return text
+            return _produced(run, value)
+
+        if ref.namespace != "item" or len(ref.path) != 1 or not isinstance(ref.path[0], str):
+            return whole
+        key = ref.path[0]
+
+        def field(run: _Run) -> Any:
+            # ${item.X}, the per-row case: Scope._ns_item's lookup, inline; anything else
+            # (not in a loop, not a dict, no such field) goes the long way round.
+            scope = run.scope
+            if scope.in_loop:
+                item = scope.item
+                if type(item) is dict:
+                    value = item.get(key, _MISSING)
+                    if type(value) is str:
+                        run.texts.append(value)
+                        return value
+                    if value is None:  # (an empty cell)
+                        return None
+                    if value is not _MISSING:
+                        return _produced(run, value)
+            return whole(run)
+        return field
+
+
+_MISSING = object()
+
+
+def _produced(run: _Run, value: Any) -> Any:
+    """Note what a reference's value may hold (text to test, a tree, a Pending)."""
+    if isinstance(value, str):
+        run.texts.append(value)
+    elif isinstance(value, dict | list):
+        run.pending = True  # (a variable's tree may hold a step's output)
+        run.trees.append(value)
+    elif isinstance(value, Pending):
+        run.pending = True
+    return value
+
+
+def _any_string(value: Any, test: Callable[[str], object]) -> bool:
+    """Whether any string value in a tree passes `test` (keys are not values)."""
+    if isinstance(value, str):
+        return bool(test(value))
+    if isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, list):
+        return False
+    return any(_any_string(v, test) for v in value)
 
 
 def resolve_checked(value: Any, lookup: Lookup) -> tuple[Any, list[

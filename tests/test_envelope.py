@@ -164,3 +164,20 @@ def test_a_list_operation_takes_a_list_name_for_its_list_key(schema):
     assert (key.findtext("keyType"), key.findtext("keyValue")) == ("MKTOLISTNAME",
                                                                    "Welcome List")
 
+
+
+def test_records_of_text_are_written_as_the_walk_writes_them(schema):
+    """A record whose values are all text is written from what is known of its keys; a value
+    that is not text, or not valid, falls back to the walk: same text, problems and shape."""
+    keys = [{"keyType": "EMAIL", "keyValue": "a&b@example.com"},
+            {"keyType": "NOPE", "keyValue": "x"},  # not a valid keyType: the walk says so
+            {"keyValue": 12, "keyType": "IDNUM"},  # another key order, a number
+            {"keyType": "EMAIL", "keyValue": "c@example.com", "extra": "y"}, {}]
+    content = {"source": "MKTOWS", "campaignId": 1, "leadList": {"leadKey": keys}}
+    first, problems = envelope.build(schema, "requestCampaign", content)
+    again, _ = envelope.build(schema, "requestCampaign", content)  # its records' keys known
+    assert first is not None and again is not None
+    assert (again.text, again.issues, again.shape) == (first.text, first.issues, first.shape)
+    assert "<keyValue>a&amp;b@example.com</keyValue>" in first.text
+    assert "<leadKey></leadKey>" in first.text
+    assert [p for p, _ in problems] == ["leadList.leadKey[1].keyType", "leadList.leadKey[3].extra"]

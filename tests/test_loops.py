@@ -225,3 +225,30 @@ def test_every_example_playbook_plans_without_problems(run_cli):
     for path in sorted((ROOT / "playbooks").glob("*.yml")):
         res = run_cli("plan", str(path))
         assert res.code == 0, (path, res.err)
+
+
+def test_a_variable_defined_through_the_item_is_resolved_for_every_item(run_cli, tmp_path):
+    # The rest of a batched call (here programName) is resolved once per loop only when it
+    # reads nothing that differs between items; a variable defined through ${item...} does.
+    rows = ["Email,Program"] + [f"lead{i}@example.com,P{i % 2}" for i in range(4)]
+    (tmp_path / "leads.csv").write_text("\n".join(rows) + "\n")
+    _write(tmp_path, """\
+vars: {program: "${item.Program}"}
+steps:
+  - id: welcome
+    loop: {file: leads.csv}
+    requestCampaign:
+      programName: ${vars.program}
+      campaignName: Welcome Email
+      leadList: [{keyType: EMAIL, keyValue: "${item.Email}"}]
+""")
+    res = run_cli("plan", "p.yml", "--envelopes", "env")
+    assert res.code == 0, res.err
+    sent: dict[str, list[str]] = {}
+    for path in sorted((tmp_path / "env").glob("*.xml")):
+        root = ET.parse(path).getroot()
+        params = root.find(f"{{{SOAP_ENV}}}Body")[0]
+        keys = [k.findtext("keyValue") for k in params.iter("leadKey")]
+        sent.setdefault(params.findtext("programName"), []).extend(keys)
+    assert sent == {"P0": ["lead0@example.com", "lead2@example.com"],
+                    "P1": ["lead1@example.com", "lead3@example.com"]}

@@ -2,8 +2,18 @@
 
 import pytest
 
-from runner.model import Literal
-from runner.variables import Pending, Ref, Scope, VariableSyntaxError, parse, resolve_checked
+from runner.conditions import compile_condition
+from runner.model import Literal, Location
+from runner.soap.envelope import UNSENDABLE
+from runner.variables import (
+    Pending,
+    Ref,
+    Scope,
+    Template,
+    VariableSyntaxError,
+    parse,
+    resolve_checked,
+)
 
 
 def _scope(**kw):
@@ -83,3 +93,51 @@ def test_secrets_are_recorded_for_redaction_and_masked_in_repr():
 def test_parse_splits_text_and_references():
     assert parse("a ${vars.x['odd key']} b") == [
         "a ", Ref("vars", ("x", "odd key"), "${vars.x['odd key']}"), " b"]
+
+
+# -- Template: resolve_checked, planned once per template (a loop resolves it per row) --------
+
+def _template_cases():
+    item = {"Email": "a@example.com", "n": 3, "none": None, "ctrl": "x\x02y", "deep": {"k": "v"}}
+    templates = [
+        {"Email": "${item.Email}", "n": "${item.n}", "none": "${item.none}", "const": "text"},
+        {"list": ["${item.Email}", {"k": "${item.deep.k}"}, 7, None, "${item['Email']}"]},
+        {"joined": "x ${item.Email} ${vars.count}", "lit": Literal("${item.Email}")},
+        {"bad": "${item.Nope}", "syntax": "${item.Email", "env": "${env.NOT_SET_X}"},
+        {"tree": "${vars.nested}", "pending": "${steps.sync.leadId}", "whole": "${item}"},
+        {"dirty": "${item.ctrl}"},
+        {"written dirty": "a\x01b", "ok": "${item.Email}"},
+    ]
+    looped = _scope().with_item(item, Location("leads.csv", 2, 0))
+    return [(t, scope) for t in templates for scope in (looped, _scope())]
+
+
+@pytest.mark.parametrize(("template", "scope"), _template_cases())
+def test_a_template_resolves_as_resolve_checked_does(template, scope):
+    want, want_errors = resolve_checked(template, scope.lookup)
+    value, errors, dirty, pending = Template(template, UNSENDABLE.search).resolve(scope)
+    assert (repr(value), errors) == (repr(want), want_errors)
+    # What it says the value may hold is never less than what is there.
+    leaves = list(_leaves(value))
+    assert dirty or not any(isinstance(v, str) and UNSENDABLE.search(v) for v in leaves)
+    assert pending or not any(isinstance(v, Pending) for v in leaves)
+
+
+def _leaves(value):
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        for one in value:
+            yield from _leaves(one)
+    else:
+        yield value
+
+
+def test_a_when_reading_only_variables_is_the_same_for_every_item():
+    scope = _scope(vars={"flag": True, "who": "${item.Email}"}).with_item(
+        {"Email": "a@example.com"}, Location("leads.csv", 2, 0))
+    refs = {text: compile_condition(text).refs() for text in (
+        "${vars.flag} == true", "${item.Email} in ['a', 'b']", "not (${vars.who} == 'x')")}
+    assert [scope.varies(r) for r in refs["${vars.flag} == true"]] == [False]
+    assert [scope.varies(r) for r in refs["${item.Email} in ['a', 'b']"]] == [True]
+    assert [scope.varies(r) for r in refs["not (${vars.who} == 'x')"]] == [True]

@@ -32,6 +32,8 @@ def is_token_name(name: str) -> bool:
 
 def text(value: Any) -> Any:
     """Values of name/value pairs are xs:string: YAML numbers and booleans become text."""
+    if type(value) is str:
+        return value  # the usual value, first
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -50,8 +52,9 @@ def attributes(value: Any) -> Any:
     # A null value (an empty CSV cell, a missing column) leaves the field alone rather than
     # blanking it in Marketo; write "" to clear a field on purpose.
     if isinstance(value, dict):
-        return {"attribute": [{"attrName": k, "attrValue": text(v)} for k, v in value.items()
-                              if v is not None]}
+        # (text() inline for the usual str value: this runs for every attribute of every row)
+        return {"attribute": [{"attrName": k, "attrValue": v if type(v) is str else text(v)}
+                              for k, v in value.items() if v is not None]}
     if isinstance(value, list):
         return {"attribute": [{**a, "attrValue": text(a.get("attrValue"))} for a in value]}
     return value
