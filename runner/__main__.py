@@ -1,5 +1,5 @@
 """`python -m runner` is the same as the `mktows-run` console script."""
 
-from runner.cli import main
+from runner.entry import main
 
 main()

@@ -1,24 +1,27 @@
 """The command line: flags → options → one library call → exit code. The composition root.
 
 Heavy libraries (xmlschema, jsonschema, requests) are imported inside the commands that use
-them, so `--help` stays fast.
+them, so `--help` stays fast; so are pathlib (`_PathType`) and shutil (`_Context`): `--help`
+imports click and little else.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from runner import __version__
+from runner import __version__, entry
 from runner.errors import ExitCode, PlaybookError, RunnerError, UsageError
-from runner.resources import DEFAULT_SANDBOX_DB
+from runner.resources import SANDBOX_DB
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from runner.options import RunOptions
     from runner.prepare import Plan
     from runner.runs import Outcome
@@ -40,9 +43,27 @@ def _redacted(text: str) -> str:
 
 
 
+class _Context(click.Context):
+    def make_formatter(self) -> click.HelpFormatter:
+        """click's formatter, at the width click would choose, sized without shutil."""
+        import click.formatting
+
+        width = self.terminal_width
+        if width is None and click.formatting.FORCED_WIDTH is None:
+            width = max(min(entry.columns(), self.max_content_width or 80) - 2, 50)
+        return self.formatter_class(width=width, max_width=self.max_content_width)
+
+
+class _Command(click.Command):
+    context_class = _Context
+
+
 class _DefaultTo(click.Group):
     """A group whose command may be left out: `mktows-run PLAYBOOK` = `mktows-run run
     PLAYBOOK`, `sandbox --port 9` = `sandbox serve --port 9`."""
+
+    context_class = _Context
+    command_class = _Command
 
     default = ""
     when_empty = False  # also with no arguments at all (else: the group's help)
@@ -56,6 +77,17 @@ class _DefaultTo(click.Group):
 
 class _DefaultToRun(_DefaultTo):
     default = "run"
+
+    def get_help(self, ctx: click.Context) -> str:
+        """The root help, kept for the next `--help` (runner.entry prints it without
+        importing click) when it was formatted at the width entry computes."""
+        import click.formatting
+
+        text = super().get_help(ctx)
+        if ctx.parent is None and ctx.terminal_width is None and (
+                ctx.max_content_width is None and click.formatting.FORCED_WIDTH is None):
+            entry.remember_help(entry.help_width(), text + "\n")  # as click.echo prints it
+        return text
 
 
 def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -134,7 +166,17 @@ def exit_code(outcome: Outcome) -> int:
     return ExitCode.OK
 
 
-class _FilePath(click.Path):
+class _PathType(click.Path):
+    """click.Path(path_type=Path), importing pathlib when a value is converted, not when the
+    command line is declared (~4 ms that `--help` does without)."""
+
+    def coerce_path_result(self, value: str | os.PathLike[str]) -> Any:
+        from pathlib import Path
+
+        return value if isinstance(value, Path) else Path(os.fsdecode(value))
+
+
+class _FilePath(_PathType):
     """A file named on the command line; `-` (stdin) is refused with a reason, not looked
     up as a file called '-'."""
 
@@ -145,17 +187,16 @@ class _FilePath(click.Path):
         return super().convert(value, param, ctx)
 
 
-_playbook_arg = click.argument("playbook", type=_FilePath(exists=True, dir_okay=False,
-                                                         path_type=Path))
+_playbook_arg = click.argument("playbook", type=_FilePath(exists=True, dir_okay=False))
 _wsdl_opt = click.option("--wsdl", metavar="FILE|URL",
                          help="Check envelopes against this WSDL instead of the bundled 3_1 one.")
 _var_opt = click.option("--var", multiple=True, metavar="NAME=VALUE",
                         help="Set a playbook variable (repeatable); beats --vars-file and vars:.")
 _vars_file_opt = click.option("--vars-file", multiple=True, metavar="PATH",
-                              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                              type=_PathType(exists=True, dir_okay=False),
                               help="YAML/JSON variables (repeatable; a later file wins).")
 _secrets_file_opt = click.option(
-    "--secrets-file", metavar="PATH", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    "--secrets-file", metavar="PATH", type=_PathType(exists=True, dir_okay=False),
     help="Secrets for ${secret.NAME}: KEY=VALUE lines or YAML; keep it outside the repository.")
 
 
@@ -195,20 +236,20 @@ _api_opt = click.option(
 @_playbook_arg
 @click.option("--sandbox", is_flag=True, help="Run against the embedded local sandbox.")
 @_api_opt
-@click.option("--sandbox-db", type=click.Path(dir_okay=False, path_type=Path),
-              default=DEFAULT_SANDBOX_DB, show_default=True, help="The sandbox's lead database.")
-@click.option("--sandbox-fixture", type=_FilePath(exists=True, dir_okay=False, path_type=Path),
+@click.option("--sandbox-db", type=_PathType(dir_okay=False),
+              default=SANDBOX_DB, show_default=True, help="The sandbox's lead database.")
+@click.option("--sandbox-fixture", type=_FilePath(exists=True, dir_okay=False),
               metavar="FILE", help="With --sandbox: the sandbox's fixture (your programs, "
                                    "campaigns, fields; see docs/sandbox.md).")
 @_var_opt
 @_vars_file_opt
 @_secrets_file_opt
 @_wsdl_opt
-@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("results.json"), show_default=True, help="Where to write results.json.")
-@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--report", type=_PathType(dir_okay=False),
+              default="results.json", show_default=True, help="Where to write results.json.")
+@click.option("--junit", type=_PathType(dir_okay=False),
               help="Also write JUnit XML (one testcase per call).")
-@click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--markdown", type=_PathType(dir_okay=False),
               help="Also write a Markdown summary (failures first).")
 @click.option("--concurrency", type=click.IntRange(1, 10), default=1, show_default=True,
               help="Calls of one step (loop items, batches) in flight at once; Marketo allows 10.")
@@ -308,11 +349,11 @@ def run(playbook: Path, sandbox: bool, api: str | None, sandbox_db: Path,
 @click.option("--on-ambiguous", type=click.Choice(["stop", "continue"]),
               help="Override the run's choice: stop at, or go past, a call whose outcome is "
                    "unknown.")
-@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--report", type=_PathType(dir_okay=False),
               help="Write results.json here instead of where the run first wrote it.")
-@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--junit", type=_PathType(dir_okay=False),
               help="Write JUnit XML here instead of the run's own path.")
-@click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--markdown", type=_PathType(dir_okay=False),
               help="Write the Markdown summary here instead of the run's own path.")
 @click.option("-q", "--quiet", is_flag=True)
 @click.option("-v", "--verbose", is_flag=True)
@@ -343,9 +384,9 @@ def resume(run_ref: str, accept_ambiguous: bool, on_ambiguous: str | None, repor
 
 
 @cli.command()
-@click.argument("results", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("results", type=_PathType(exists=True, dir_okay=False))
+@click.option("--junit", type=_PathType(dir_okay=False))
+@click.option("--markdown", type=_PathType(dir_okay=False))
 def report(results: Path, junit: Path | None, markdown: Path | None) -> int:
     """Render RESULTS (a results.json) again as JUnit XML and/or Markdown."""
     from runner.report import rerender
@@ -386,7 +427,7 @@ def _print_problems(problems: list[Any], fmt: str) -> None:
 
 @cli.command()
 @click.argument("playbooks", nargs=-1, required=True,
-                type=_FilePath(exists=True, dir_okay=False, path_type=Path))
+                type=_FilePath(exists=True, dir_okay=False))
 @_var_opt
 @_vars_file_opt
 @_secrets_file_opt
@@ -429,18 +470,18 @@ def validate(playbooks: tuple[Path, ...], var: tuple[str, ...], vars_file: tuple
 @_secrets_file_opt
 @_wsdl_opt
 @_api_opt
-@click.option("--envelopes", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--envelopes", type=_PathType(file_okay=False),
               help="Write every call's envelope here (signature and secrets redacted).")
-@click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--markdown", type=_PathType(dir_okay=False),
               help="Write a summary for a pull-request comment.")
 @click.option("--preflight", is_flag=True,
               help="Also check, with read-only calls, that every campaign, workspace and field "
                    "the writes depend on exists (needs the target's credentials, or --sandbox).")
 @click.option("--sandbox", is_flag=True,
               help="With --preflight: check against the sandbox; with --out: apply to it.")
-@click.option("--sandbox-db", type=click.Path(dir_okay=False, path_type=Path),
-              default=DEFAULT_SANDBOX_DB, show_default=True, help="The sandbox's lead database.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+@click.option("--sandbox-db", type=_PathType(dir_okay=False),
+              default=SANDBOX_DB, show_default=True, help="The sandbox's lead database.")
+@click.option("--out", type=_PathType(dir_okay=False), metavar="FILE",
               help="Save the plan (no secret in it) for `mktows-run apply FILE`.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="How the plan is printed (json: for machines).")
@@ -525,11 +566,10 @@ def plan(playbook: Path, var: tuple[str, ...], vars_file: tuple[Path, ...],
 
 
 @cli.command()
-@click.argument("plan_file", metavar="PLAN", type=_FilePath(exists=True, dir_okay=False,
-                                                            path_type=Path))
+@click.argument("plan_file", metavar="PLAN", type=_FilePath(exists=True, dir_okay=False))
 @click.option("--max-age", default="24h", show_default=True, metavar="DURATION",
               help="Refuse a plan older than this.")
-@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--report", type=_PathType(dir_okay=False),
               help="Where to write results.json (default: as the plan said).")
 @click.option("-q", "--quiet", is_flag=True)
 @click.option("-v", "--verbose", is_flag=True)
@@ -582,10 +622,10 @@ def sandbox() -> None:
     """
 
 
-_db_opt = click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
-                       default=DEFAULT_SANDBOX_DB, show_default=True, help="The lead database.")
+_db_opt = click.option("--db", type=_PathType(dir_okay=False),
+                       default=SANDBOX_DB, show_default=True, help="The lead database.")
 _fixture_opt = click.option(
-    "--fixture", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    "--fixture", type=_PathType(exists=True, dir_okay=False),
     help="YAML fixture: users, settings, fields, programs, campaigns (default: bundled).")
 
 
@@ -689,7 +729,7 @@ def schema() -> int:
 
 @cli.command()
 @click.argument("directory", required=False, default=".",
-                type=click.Path(file_okay=False, path_type=Path))
+                type=_PathType(file_okay=False))
 @click.option("--force", is_flag=True,
               help="Overwrite the scaffold's files if they exist (.gitignore is only added to).")
 def init(directory: Path, force: bool) -> int:

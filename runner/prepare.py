@@ -321,7 +321,7 @@ def prepare(options: RunOptions, inputs: Inputs | None = None,
     report = _Problems(pb)
     report.items += problems
     try:
-        schema = xsd.load(options.wsdl)
+        schema = xsd.load(options.wsdl, lazy=True)
     except WsdlError as exc:
         report(Location(options.wsdl, 1, 1), str(exc), "check the --wsdl path or URL")
         raise PlaybookError(report.items) from None

@@ -24,14 +24,16 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "runner.resources": (),
     "runner.ratelimit": (),
     "runner.secrets": BASE,
-    "runner.jsonschemas": BASE,
+    # remembered verdicts of the two schema libraries (the user's cache directory)
+    "runner.verdicts": ("runner",),
+    "runner.jsonschemas": (*BASE, "runner.verdicts"),
     "runner.retry": BASE,
     "runner.runlock": BASE,
     "runner.target": (*BASE, "runner.secrets", "runner.rest.api"),
     "runner.options": (*BASE, "runner.ratelimit", "runner.retry"),
     # what the runner knows about Marketo's operations, and the SOAP wire format
     "runner.operations": (*BASE, "runner.operations", "runner.soap.elements"),
-    "runner.soap": (*BASE, *SOAP),
+    "runner.soap": (*BASE, *SOAP, "runner.verdicts"),
     # load: the playbook, its variables, conditions and data
     "runner.playbook": (*BASE, "runner.playbook", "runner.operations", "runner.jsonschemas"),
     "runner.variables": (*BASE, "runner.operations", "runner.secrets"),
@@ -74,7 +76,9 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "runner.cli": ("runner",),  # may import anything of the runner
     # the Python API: a composition root like cli (it may import anything), without click
     "runner.api": ("runner",),
-    "runner.__main__": ("runner.cli",),
+    "runner.__main__": ("runner.entry",),
+    # the console script's first module: the root --help from cache, else runner.cli
+    "runner.entry": ("runner", "runner.cli"),
     # the local Marketo: a separate server that shares only the WSDL and the signature
     "runner.sandbox": (*BASE, "runner.sandbox", "runner.soap.namespaces", "runner.soap.auth",
                        "runner.soap.xsd"),
@@ -85,6 +89,7 @@ OWNERS = {
     "xmlschema": ("runner.soap.xsd",),
     "requests": ("runner.transport",),
     "urllib3": ("runner.transport",),
+    "certifi": ("runner.transport",),
     "click": ("runner.cli", "runner.console", "runner.about"),
     "defusedxml": ("runner.soap.response", "runner.sandbox.service", "runner.sandbox.describe"),
     "sqlite3": ("runner.sandbox.db", "runner.sandbox", "runner.sandbox.store",

@@ -129,7 +129,7 @@ def _operation_count(doc: Document, error: Any, path: PathT) -> list[Problem]:
 
 def validate(doc: Document) -> list[Problem]:
     problems: list[Problem] = []
-    for error in jsonschemas.iter_errors(playbook_schema_path(), doc.data):
+    for error in jsonschemas.iter_errors(playbook_schema_path(), doc.data, remember=True):
         problems += _problems(doc, error)
     return problems
 
