@@ -29,6 +29,7 @@ import os
 import re
 import secrets
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from contextlib import suppress
@@ -47,6 +48,10 @@ JOURNAL = "journal.jsonl"
 # reading it whole could exhaust memory.
 MAX_LINE = 64 * 1024 * 1024
 _LINE = re.compile(rb'\{"crc32":"([0-9a-f]{8})","record":(.*)\}', re.DOTALL)
+# How long an outcome may wait for its fsync (README, "Resume": outcomes are fsynced in the
+# background; intents before their call is sent). A power cut inside it loses outcomes only,
+# which resume handles: an upsert is sent again, a campaign call is held back as ambiguous.
+SYNC_EVERY_S = 0.05
 
 
 def new_run_id(now: datetime) -> str:
@@ -86,8 +91,9 @@ class Repair:
 
 class Journal:
     """Appends records, each written with one write() and fsynced by a background syncer (one
-    fsync covers every record written before it). `durable=True` waits for the fsync: a `send`
-    intent must be on disk before its non-idempotent request leaves. An outcome lost to a crash
+    fsync covers every record written before it; an outcome waits at most SYNC_EVERY_S for
+    one). `durable=True` waits for the fsync, which then starts at once: a `send` intent must
+    be on disk before its non-idempotent request leaves. An outcome lost to a crash
     in the last milliseconds costs nothing unsafe: resume resends an upsert, and holds back a
     campaign call as ambiguous because its intent is there.
 
@@ -97,9 +103,12 @@ class Journal:
     def __init__(self, path: Path, redactor: Redactor, repair: Repair | None = None) -> None:
         self.path = path
         self.redactor = redactor
-        self._cond = threading.Condition()
+        # A plain lock: nothing here re-enters it, and an RLock costs more per write.
+        self._cond = threading.Condition(threading.Lock())
         self._written = 0
         self._synced = 0
+        self._durable = 0  # writers waiting for their record's fsync
+        self._idle = False  # the syncer waits for a first record to sync
         self._closing = False
         self._failed: StorageError | None = None
         try:
@@ -136,11 +145,19 @@ class Journal:
                 raise self._failed from None
             self._written += 1
             mine = self._written
+            if not durable:
+                if self._idle:  # (a busy syncer gets to this record on its own)
+                    self._cond.notify_all()
+                return
+            self._durable += 1
             self._cond.notify_all()
-            while durable and self._synced < mine and self.failed is None:
-                self._cond.wait()
+            try:
+                while self._synced < mine and self.failed is None:
+                    self._cond.wait()
+            finally:
+                self._durable -= 1
             failed = self.failed  # (set by the syncer meanwhile)
-            if durable and failed is not None:
+            if failed is not None:
                 # The sync failed, so the caller will not act on this record (an intent's
                 # call is not sent): cut it, and what followed it, lest it say otherwise.
                 with suppress(OSError):
@@ -157,7 +174,18 @@ class Journal:
         while True:
             with self._cond:
                 while (self._synced >= self._written or self._failed) and not self._closing:
+                    self._idle = True
                     self._cond.wait()
+                self._idle = False
+                # Outcomes are synced in the background, at most every SYNC_EVERY_S: one fsync
+                # then covers many of them (each call waking this thread for its own cost the
+                # sending threads more than the disk did). A durable record is synced at once.
+                pause_until = time.monotonic() + SYNC_EVERY_S
+                while not (self._durable or self._closing or self._failed):
+                    left = pause_until - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
                 if self._synced >= self._written or self._failed:
                     return  # closing, and everything is on disk (or nothing more can be)
                 upto = self._written

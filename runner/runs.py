@@ -37,11 +37,11 @@ from runner.errors import (
     UsageError,
 )
 from runner.executor import Stop, execute
-from runner.model import RunResult
+from runner.model import CallResult, RunResult, StepResult
 from runner.options import Reports, RunOptions, Sending
 from runner.prepare import Plan
 from runner.ratelimit import RateLimiter
-from runner.report import files
+from runner.report import Prerendered, files
 from runner.runlock import RunLock
 from runner.secrets import Redactor
 from runner.senders import Sender, sender_for
@@ -141,8 +141,20 @@ def _send(options: RunOptions, plan: Plan, target: AnyTarget, redactor: Redactor
     sending = options.sending
     transport = HttpTransport(Timeouts(read=sending.read_timeout_s, total=sending.call_timeout_s))
     limiter = RateLimiter(sending.rate)
+    # results.json's calls, written as they settle: the end of the run only joins them.
+    prerendered = Prerendered(redactor)
+
+    def learn(value: str) -> None:  # a secret met while sending (a REST token)
+        redactor.add(value)
+        prerendered.forget()  # (what it wrote was masked without this one)
+
+    def observe(step: StepResult, call: CallResult) -> None:
+        console.call(step, call)
+        prerendered.add(call)
+
     sender = sender_for(target, plan.schema, transport, limiter, redactor,
-                        lambda: datetime.now().astimezone(), stop=stop, say=console.info)
+                        lambda: datetime.now().astimezone(), stop=stop, say=console.info,
+                        on_secret=learn)
     try:
         checked = _preflight(options, plan, sender, console)  # before the journal: a refusal
         # leaves none
@@ -155,7 +167,7 @@ def _send(options: RunOptions, plan: Plan, target: AnyTarget, redactor: Redactor
             with _interruptible(stop, console.info):
                 result = execute(plan, target, transport, sending, redactor=redactor,
                                  run_journal=run_journal, past=past, run_id=run_id,
-                                 observe=console.call, stop=stop, limiter=limiter,
+                                 observe=observe, stop=stop, limiter=limiter,
                                  sender=sender)
             result.preflight = checked
             console.finish()  # a loop's last progress line, before anything else is said
@@ -168,7 +180,7 @@ def _send(options: RunOptions, plan: Plan, target: AnyTarget, redactor: Redactor
             run_journal.close()
     finally:
         transport.close()
-    unwritten = _write_reports(result, reports, run_dir, redactor, console)
+    unwritten = _write_reports(result, reports, run_dir, redactor, console, prerendered)
     _explain(result, stop, console, run_id)
     console.summary(result, str(reports.results or run_dir / "results.json"))
     return Outcome(result, stop.reason, bool(unwritten) or stop.error is not None)
@@ -250,17 +262,20 @@ def _discard(console: Any, *paths: Path | None) -> None:
 
 
 def _write_reports(result: RunResult, reports: Reports, run_dir: Path, redactor: Redactor,
-                   console: Any) -> list[Any]:
+                   console: Any, prerendered: Prerendered | None = None) -> list[Any]:
     """The run folder's results.json first (it must not depend on the user's path), then the
     reports asked for; what could not be written where asked goes to a fallback folder."""
     from runner.report import write_all
 
     spare = Path(tempfile.gettempdir()) / f"mktows-run-{result.run_id}"
+    rendered: dict[str, str] = {}  # results.json rendered once for both copies
     unwritten = write_all(result, results_path=run_dir / "results.json", redact=redactor,
-                          env={}, out=console.stream, fallbacks=[spare])
+                          env={}, out=console.stream, fallbacks=[spare], rendered=rendered,
+                          prerendered=prerendered)
     unwritten += write_all(result, results_path=reports.results, junit_path=reports.junit,
                            markdown_path=reports.markdown, redact=redactor,
-                           env=os.environ, out=console.stream, fallbacks=[run_dir, spare])
+                           env=os.environ, out=console.stream, fallbacks=[run_dir, spare],
+                           rendered=rendered, prerendered=prerendered)
     for miss in unwritten:
         where = f"written to {miss.instead} instead" if miss.instead else "not written anywhere"
         console.error(f"cannot write {miss.path}: {miss.reason}; {where}")

@@ -86,13 +86,15 @@ class RestSender:
 def sender_for(target: AnyTarget, schema: ServiceSchema, transport: Any, pacer: Pacer,
                redactor: Redactor, clock: Callable[[], datetime], *,
                stop: threading.Event | None = None,
-               say: Callable[[str], None] | None = None) -> Sender:
+               say: Callable[[str], None] | None = None,
+               on_secret: Callable[[str], None] | None = None) -> Sender:
     """A call that waits for Marketo (importToList) pauses until `stop` is set (the run's
     Ctrl-C) and tells its progress to `say` (the console); by default it never stops and
-    says nothing."""
+    says nothing. A secret the sender comes to hold (a REST token) goes to `on_secret`,
+    by default to the redactor."""
     waiter = Waiter(stop, say)
     if isinstance(target, RestTarget):
         # Each access token is a secret from the moment it exists.
-        return RestSender(RestSession(target, transport, pacer=pacer, on_token=redactor.add,
-                                      waiter=waiter))
+        return RestSender(RestSession(target, transport, pacer=pacer,
+                                      on_token=on_secret or redactor.add, waiter=waiter))
     return SoapSender(target, schema, transport, clock, waiter, pacer)

@@ -209,6 +209,38 @@ def test_any_run_round_trips_exactly_and_both_validators_accept_it(run):
     JUNIT_XSD.validate(junit_writer.render(run, REDACT))
 
 
+def _dumped(result: RunResult, redactor: Redactor) -> str:
+    """results.json as the standard library writes it: render must be exactly this."""
+    data = redactor.tree(json_writer.to_dict(result))
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+@settings(max_examples=150, deadline=None)
+@given(_runs, st.sampled_from([REDACT, Redactor(), Redactor(["ab", "a\\b\"c", "é€𝄞x"])]))
+def test_results_json_is_written_exactly_as_json_dumps_writes_it(run, redactor):
+    assert json_writer.render(run, redactor) == _dumped(run, redactor)
+
+
+def test_results_json_encodes_odd_values_exactly_as_json_dumps_does():
+    """What outputs may hold besides plain JSON: non-string keys (two that mask alike merge,
+    as in Redactor.tree), tuples, special floats, huge ints, objects (str() of them)."""
+    outputs = {1: "one", "1": "uno", None: [True, False, None], 2.5: (1, [], {}),
+               SECRET: {"nested": [SECRET, f"x{SECRET}y", SIGNATURE]},
+               "floats": [float("nan"), float("inf"), -float("inf"), -0.0, 1e300, 0.1],
+               "big": 10**30, "path": Path("/tmp/a b"), "text": "é\u2028\x00\"\\</>",
+               "empty": {"list": [], "dict": {}, "text": ""}}
+    run = RunResult("p.yml", "now", steps=[_step("s", "syncLead", 1, CallResult(
+        "s", "", "ok", outputs=outputs))])
+    for redactor in (REDACT, Redactor()):
+        assert json_writer.render(run, redactor) == _dumped(run, redactor)
+    assert SECRET not in json_writer.render(run, REDACT)
+
+
+@each_result
+def test_results_json_of_every_example_is_written_as_json_dumps_writes_it(result):
+    assert json_writer.render(result, REDACT) == _dumped(result, REDACT)
+
+
 # JUnit ------------------------------------------------------------------------------------
 
 
@@ -428,3 +460,28 @@ def test_rerender_rejects_a_file_that_is_not_a_known_results_json(tmp_path, cont
 def test_rerender_of_a_missing_file_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="cannot read"):
         rerender(tmp_path / "nope.json", None, None, REDACT)
+
+
+def test_calls_written_as_they_settle_give_the_same_results_json():
+    result = every_status()
+    prerendered = json_writer.Prerendered(REDACT)
+    for step in result.steps:
+        for call in step.calls[::2]:  # some written ahead, the others at the end
+            prerendered.add(call)
+    assert json_writer.render(result, REDACT, prerendered) == json_writer.render(result, REDACT)
+    # Made with another redactor, they are not used.
+    assert json_writer.render(result, Redactor(), prerendered) == json_writer.render(
+        result, Redactor())
+
+
+def test_a_secret_learned_after_a_call_was_written_is_masked_in_it():
+    token = "tok-3f9a1c2e7b"
+    redactor = Redactor([SECRET])
+    call = CallResult("sync", "", "ok", outputs={"echo": f"bearer {token}"})
+    result = RunResult("p.yml", "now", steps=[_step("sync", "syncLead", 1, call)])
+    prerendered = json_writer.Prerendered(redactor)
+    prerendered.add(call)
+    redactor.add(token)  # as runs.py learns a REST token ...
+    prerendered.forget()  # ... and forgets what was written without it
+    text = json_writer.render(result, redactor, prerendered)
+    assert token not in text and text == json_writer.render(result, redactor)

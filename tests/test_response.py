@@ -65,3 +65,76 @@ def test_get_lead_returns_count_and_records():
 def test_unacceptable_replies_are_response_errors(body):
     with pytest.raises(ResponseError):
         read(REGISTRY["syncLead"].soap.read, "successSyncLead", HttpReply(200, "text/xml", body))
+
+
+# Replies parsed by ElementTree's C parser (issue 19) must read exactly as through defusedxml,
+# and anything that could carry a DTD must still go through defusedxml.
+_PARSED_ALIKE = [
+    ENV.format("<ns1:successSyncLead><result><leadId>1</leadId></result></ns1:successSyncLead>"),
+    '<?xml version="1.0" encoding="UTF-8"?>\n\r\t <a x="1" y="&amp;&#233;"><b>t&lt;</b>tail'
+    "<![CDATA[<!DOCTYPE x>]]><!-- c --><?pi x?><c/></a>",
+    '<?xml version="1.0" encoding="ISO-8859-1"?><a>\xe9</a>',
+    "<a><b></a>",  # not well-formed: the same message either way
+    "<a>&undefined;</a>",
+    '<?xml version="1.0"?><a/><!DOCTYPE x><b/>',
+    "<a/>trailing",
+    "<a xmlns:p='urn:x'><p:b p:c='1'/></a>",
+]
+
+
+def _defused(body: bytes) -> str:
+    from xml.etree.ElementTree import tostring
+
+    from defusedxml.ElementTree import DefusedXMLParser
+
+    parser = DefusedXMLParser(forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    try:
+        parser.feed(body)
+        return tostring(parser.close()).decode()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+@pytest.mark.parametrize("text", _PARSED_ALIKE)
+def test_the_fast_parser_reads_a_reply_exactly_as_defusedxml(text):
+    from xml.etree.ElementTree import tostring
+
+    from runner.soap import response
+
+    body = text.encode("latin-1" if "ISO-8859-1" in text else "utf-8")
+    assert response._PLAIN_PROLOG.match(body)  # the fast path is the one tested
+    try:
+        mine = tostring(response.parse_xml(body)).decode()
+    except ResponseError as exc:
+        assert str(exc).startswith("the reply is not well-formed XML: ")
+        mine = "ParseError: " + str(exc).removeprefix("the reply is not well-formed XML: ")
+    assert mine == _defused(body)
+
+
+@pytest.mark.parametrize("body", [
+    b'<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>',
+    b'<?xml version="1.0"?>\n<!DOCTYPE x SYSTEM "file:///etc/passwd"><x/>',
+    b'<?xml version="1.0"?><!-- first --><!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>',
+    b'<?xml version="1.0"?><?pi?><!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>',
+    b'\xef\xbb\xbf<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>',
+    '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>'.encode(
+        "utf-16"),
+])
+def test_a_dtd_anywhere_it_may_stand_is_refused(body):
+    from runner.soap import response
+
+    assert not response._PLAIN_PROLOG.match(body)  # defusedxml's path
+    with pytest.raises(ResponseError, match=r"has a DTD \(<!DOCTYPE>\); refused"):
+        response.parse_xml(body)
+
+
+def test_a_dtd_the_prolog_check_missed_is_still_refused(monkeypatch):
+    """Belt and braces: should the prolog check ever let a DTD through, the C parser's target
+    refuses it at the doctype."""
+    import re
+
+    from runner.soap import response
+
+    monkeypatch.setattr(response, "_PLAIN_PROLOG", re.compile(rb""))
+    with pytest.raises(ResponseError, match=r"has a DTD"):
+        response.parse_xml(b'<?xml version="1.0"?><!DOCTYPE x SYSTEM "file:///etc/passwd"><x/>')

@@ -881,3 +881,26 @@ def test_run_ids_are_utc_and_sort_by_start_time():
     assert first.startswith("20260301T010000Z-") and second.startswith("20260301T070000Z-")
     assert sorted([second, first]) == [first, second]
 
+
+
+def test_outcomes_share_an_fsync_and_an_intent_is_synced_at_once(tmp_path, monkeypatch):
+    """Issue 19: outcomes are fsynced in the background, many to one fsync (each call waking
+    the syncer for its own cost the sending threads more than the disk did); an intent does
+    not wait for that pause. (A broken intent path would hang here, never pass.)"""
+    synced: list[int] = []
+    real = os.fdatasync
+
+    def fdatasync(fd: int) -> None:
+        synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    monkeypatch.setattr(journal, "SYNC_EVERY_S", 3600.0)  # an outcome alone would wait an hour
+    log = journal.Journal(tmp_path / "journal.jsonl", Redactor())
+    for i in range(50):
+        log.write({"type": "call", "key": f"sync/item-{i}", "status": "ok"})
+    log.write({"type": "send", "key": "welcome/batch-1"}, durable=True)
+    assert len(synced) == 1  # the intent's fsync took the 50 outcomes with it
+    log.close()
+    assert len(synced) == 1  # nothing was left to sync
+    assert len((tmp_path / "journal.jsonl").read_bytes().splitlines()) == 51

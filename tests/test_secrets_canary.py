@@ -356,6 +356,21 @@ def test_redactor_tree_masks_keys_and_values_and_leaves_other_types():
     assert redact("https://u:p@h.example/x and s3://k@b/") == "https://***@h.example/x and s3://***@b/"
 
 
+@pytest.mark.parametrize("secrets", [[], ["canary-Secret-9f8e7d6c5b4a"], ["ab"]])
+def test_the_redactor_says_it_leaves_a_tree_alone_only_when_tree_would(secrets):
+    """A saved plan's digest writes a call's parameters as they are when leaves_alone says
+    tree() would change nothing: never when it would mask a string or a key."""
+    redact = Redactor(secrets)
+    for tree in ({"Email": "a@example.com", "n": [1, None, ("t", 2.5)]},
+                 {"k": "x canary-Secret-9f8e7d6c5b4a"}, {"canary-Secret-9f8e7d6c5b4a": 1},
+                 {"k": ["ab"]}, {"u": "https://u:p@h.example/x"}, {1: "int key"},
+                 {"sig": "0123456789abcdef0123456789abcdef01234567"}, {"k": "a" * 50}):
+        if redact.leaves_alone(tree):
+            assert json.dumps(redact.tree(tree), sort_keys=True) == json.dumps(tree, sort_keys=True)
+    assert Redactor().leaves_alone({"Email": "a@example.com", "list": ["x", 1]})
+    assert not Redactor().leaves_alone({1: "int key"})
+
+
 def test_saved_envelopes_stay_well_formed_when_a_secret_is_also_an_element_name(run_cli,
                                                                                  tmp_path):
     """Masking rewrites values, never markup: a secret that happens to spell `leadRecord`

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from urllib3.exceptions import InsecureRequestWarning
 
 from runner.errors import ResponseError, TransportError
-from runner.transport import MAX_REPLY_BYTES, HttpTransport, Timeouts
+from runner.transport import MAX_REPLY_BYTES, POOL_SIZE, HttpTransport, Timeouts
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -60,6 +61,7 @@ class Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 64  # (socketserver's 5 drops connections a burst of callers opens)
     owner: LocalServer
 
     def get_request(self) -> tuple[socket.socket, Any]:
@@ -189,9 +191,84 @@ def test_two_posts_share_one_keep_alive_connection(serve: Serve, transport: Http
     assert server.accepts == 1
 
 
+def test_the_headers_are_those_requests_sent(serve: Serve, transport: HttpTransport) -> None:
+    """The transport left requests for urllib3 (issue 19): the wire stays the same, the
+    User-Agent aside."""
+    server = serve(reply_with())
+    transport.post(server.url, "getLead", "<a/>")
+    transport.request("POST", server.url, headers={"Accept": "application/json"})
+    [(_, _, soap, _), (_, _, empty, body)] = server.requests
+    assert {k: v for k, v in soap.items() if k not in ("Host", "User-Agent")} == {
+        "Accept": "*/*", "Connection": "keep-alive", "Accept-Encoding": "gzip, deflate",
+        "SOAPAction": '"http://www.marketo.com/mktows/getLead"',
+        "Content-Type": "text/xml; charset=UTF-8", "Content-Length": "4"}
+    assert (empty["Accept"], empty["Content-Length"], body) == ("application/json", "0", b"")
+
+
+def test_a_get_has_no_body_and_keeps_its_query_but_not_its_fragment(
+        serve: Serve, transport: HttpTransport) -> None:
+    server = serve(reply_with())
+    transport.request("GET", server.url + "?a=1&b=%20x#frag", headers={})
+    [(method, path, headers, _)] = server.requests
+    assert (method, path) == ("GET", "/soap/mktows/3_1?a=1&b=%20x")
+    assert "Content-Length" not in headers and "Content-Type" not in headers
+
+
+def test_an_endpoints_user_and_password_go_as_basic_auth_not_in_the_request_line(
+        serve: Serve, transport: HttpTransport) -> None:
+    server = serve(reply_with())
+    transport.post(server.url.replace("://", "://us%20er:p%40ss@"), "getLead", "<a/>")
+    [(_, path, headers, _)] = server.requests
+    assert path == "/soap/mktows/3_1"
+    assert headers["Authorization"] == "Basic dXMgZXI6cEBzcw=="  # "us er:p@ss", decoded
+    assert headers["Host"] == f"127.0.0.1:{server.port}"
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced(
+        serve: Serve, transport: HttpTransport) -> None:
+    hung_up = threading.Semaphore(0)
+
+    def answer_then_hang_up(h: Handler) -> None:
+        send(h)
+        h.connection.shutdown(socket.SHUT_RDWR)  # no `Connection: close`: found out later
+        h.close_connection = True
+        hung_up.release()
+
+    server = serve(answer_then_hang_up)
+    for envelope in ("<a/>", "<b/>", "<c/>"):
+        assert transport.post(server.url, "getLead", envelope).body == SOAP_OK
+        assert hung_up.acquire(timeout=5)  # (the next call finds the connection closed)
+    assert (len(server.requests), server.accepts) == (3, 3)
+
+
+def test_more_calls_at_once_than_the_pool_keeps_all_go_through(
+        serve: Serve, transport: HttpTransport) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = serve(reply_with())
+    with ThreadPoolExecutor(POOL_SIZE + 5) as pool:
+        replies = list(pool.map(lambda i: transport.post(server.url, "getLead", f"<a{i}/>"),
+                                range(3 * POOL_SIZE)))
+    assert all(r.body == SOAP_OK for r in replies) and len(server.requests) == 3 * POOL_SIZE
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1/soap", "http:///soap", "http://[::1/soap",
+                                 "//127.0.0.1/soap"])
+def test_a_url_that_is_not_http_is_refused_before_sending(transport: HttpTransport,
+                                                          url: str) -> None:
+    with pytest.raises(TransportError) as info:
+        transport.post(url + "?token=SECRET-IN-QUERY", "getLead", "<a/>")
+    assert info.value.sent is False
+    assert str(info.value) == "the endpoint is not a valid http(s) URL"
+
+
 def test_tls_verification_is_on_by_default() -> None:
     t = HttpTransport()
-    assert t.session.verify is True
+    assert t.verify is True
+    pool = t._route("https://example.invalid/soap").pool  # a pool: nothing is sent
+    context = pool.context
+    assert context is not None and context.check_hostname
+    assert context.verify_mode == ssl.CERT_REQUIRED
     t.close()
 
 
@@ -222,6 +299,23 @@ def test_a_self_signed_certificate_is_rejected_before_anything_is_sent(
     assert len(server.requests) == 1
 
 
+def test_a_certificate_the_bundle_trusts_is_accepted_for_its_host_name_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import certifi
+
+    context = _self_signed(tmp_path)  # for IP:127.0.0.1 only
+    monkeypatch.setattr(certifi, "where", lambda: str(tmp_path / "cert.pem"))  # trusted
+    with LocalServer(reply_with(), tls=context) as server:
+        t = HttpTransport(Timeouts(connect=2, read=2, total=10))
+        assert t.post(server.url, "getLead", "<a/>").body == SOAP_OK
+        with pytest.raises(TransportError) as info:
+            t.post(server.url.replace("127.0.0.1", "localhost"), "getLead", "<a/>")
+        t.close()
+    assert info.value.sent is False
+    assert str(info.value).startswith("TLS certificate rejected (Hostname mismatch")
+    assert len(server.requests) == 1
+
+
 def test_tls_to_a_plain_http_server_is_a_transport_error(serve: Serve,
                                                          transport: HttpTransport) -> None:
     server = serve(reply_with())
@@ -237,8 +331,8 @@ def test_proxies_from_the_environment_are_ignored(serve: Serve, transport: HttpT
     for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
         monkeypatch.setenv(name, f"http://127.0.0.1:{proxy.port}")
     assert transport.post(server.url, "getLead", "<a/>").body == SOAP_OK
-    transport.session.trust_env = True  # the control: requests itself would use the proxy
-    assert transport.post(server.url, "getLead", "<a/>").body == b"proxied"
+    # The control: a client that honours the environment (requests) goes through the proxy.
+    assert requests.post(server.url, data=b"<a/>", timeout=5).content == b"proxied"
     assert len(server.requests) == 1 and len(proxy.requests) == 1
 
 
@@ -258,6 +352,60 @@ def test_connection_refused_was_not_sent(transport: HttpTransport) -> None:
         transport.post(url, "getLead", "<a/>")
     assert info.value.sent is False
     assert str(info.value) == "connection refused"
+
+
+@pytest.mark.parametrize(("failure", "message"), [
+    (socket.gaierror(-2, "Name or service not known"), "cannot resolve the endpoint's host name"),
+    (TimeoutError("timed out"), "connect timeout (2s)"),
+    (OSError(113, "No route to host"), "cannot connect (No route to host)"),
+])
+def test_a_connection_that_cannot_be_opened_was_not_sent(
+        transport: HttpTransport, monkeypatch: pytest.MonkeyPatch, failure: OSError,
+        message: str) -> None:
+    def refuse(address: Any, timeout: float) -> socket.socket:
+        assert timeout == 2  # the connect timeout
+        raise failure
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    with pytest.raises(TransportError) as info:
+        transport.post("https://mktows.invalid/soap/mktows/3_1", "getLead", "<a/>")
+    assert (str(info.value), info.value.sent) == (message, False)
+
+
+@pytest.mark.parametrize("headers", [{"X-Token": "a\r\nInjected: 1"}, {"Bad:Name": "x"},
+                                     {"X-Lead": " leading space"}])
+def test_a_header_requests_refused_is_refused_before_sending(
+        serve: Serve, transport: HttpTransport, headers: dict[str, str]) -> None:
+    server = serve(reply_with())
+    with pytest.raises(TransportError, match=r"^HTTP error \(InvalidHeader\)$"):
+        transport.request("GET", server.url, headers=headers)
+    assert server.requests == [] and server.accepts == 0
+
+
+@pytest.mark.parametrize("headers", [[("Content-Length", str(len(SOAP_OK)))],
+                                     [("Transfer-Encoding", "chunked")]])
+def test_a_length_said_twice_alike_or_beside_chunks_is_read(serve: Serve,
+                                                              transport: HttpTransport,
+                                                              headers: list[tuple[str, str]]) -> None:
+    def reply(h: Handler) -> None:
+        if headers[0][0] == "Transfer-Encoding":  # chunks win over the length
+            stream(h, iter([SOAP_OK[:10], SOAP_OK[10:]]),
+                   headers=[("Content-Type", XML), ("Content-Length", "3")])
+        else:
+            send(h, headers=headers)
+
+    server = serve(reply)
+    assert transport.post(server.url, "getLead", "<a/>").body == SOAP_OK
+    assert transport.post(server.url, "getLead", "<b/>").body == SOAP_OK  # and kept alive
+    assert server.accepts == 1
+
+
+def test_a_reply_with_two_different_lengths_is_refused(serve: Serve,
+                                                       transport: HttpTransport) -> None:
+    server = serve(lambda h: send(h, headers=[("Content-Length", "3")]))
+    with pytest.raises(TransportError, match=r"^HTTP error \(InvalidHeader\)$") as info:
+        transport.post(server.url, "getLead", "<a/>")
+    assert info.value.sent is True
 
 
 def test_an_invalid_endpoint_was_not_sent(transport: HttpTransport) -> None:

@@ -17,7 +17,9 @@ from runner.report import files, github, json_writer, junit_writer, markdown_wri
 from runner.report.facts import Redact
 from runner.secrets import Redactor
 
-__all__ = ["Unwritten", "rerender", "write_all"]
+__all__ = ["Prerendered", "Unwritten", "rerender", "write_all"]
+
+Prerendered = json_writer.Prerendered
 
 
 @dataclass(frozen=True)
@@ -36,16 +38,27 @@ FALLBACK_NAMES = {"results": "results.json", "junit": "junit.xml", "markdown": "
 
 def write_all(result: RunResult, *, results_path: Path | None, junit_path: Path | None = None,
               markdown_path: Path | None = None, redact: Redactor, env: Mapping[str, str],
-              out: TextIO, fallbacks: Sequence[Path] = ()) -> list[Unwritten]:
+              out: TextIO, fallbacks: Sequence[Path] = (),
+              rendered: dict[str, str] | None = None,
+              prerendered: json_writer.Prerendered | None = None) -> list[Unwritten]:
     """Every report a run asks for, plus the GitHub summary and annotations inside Actions.
 
     A report that cannot be written (disk full, read-only, permission) goes to the first of
     `fallbacks` (folders) that takes it, and is listed in the answer; with no fallbacks the
-    first failure raises StorageError. Either way the other reports are still attempted."""
+    first failure raises StorageError. Either way the other reports are still attempted.
+
+    `rendered` keeps the text of results.json and JUnit between calls for the same result and
+    redactor (a run writes results.json twice: its folder's copy and the one asked for);
+    `prerendered` holds the calls' part of results.json, written as they settled."""
     unwritten: list[Unwritten] = []
+    memo = rendered if rendered is not None else {}
 
     def put(kind: str, path: Path, render: Callable[[], str]) -> None:
-        text = render()
+        text = memo.get(kind)
+        if text is None:
+            text = render()
+            if kind != "markdown":  # (its links depend on `env`)
+                memo[kind] = text
         try:
             files.write_text(path, text)
             return
@@ -64,7 +77,7 @@ def write_all(result: RunResult, *, results_path: Path | None, junit_path: Path 
         unwritten.append(Unwritten(path, reason, None))
 
     if results_path is not None:
-        put("results", results_path, lambda: json_writer.render(result, redact))
+        put("results", results_path, lambda: json_writer.render(result, redact, prerendered))
     if junit_path is not None:
         put("junit", junit_path, lambda: junit_writer.render(result, redact))
     if markdown_path is not None or env.get("GITHUB_STEP_SUMMARY"):
