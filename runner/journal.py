@@ -74,8 +74,13 @@ def sha256_json(value: Any) -> str:
 def encode(record: dict[str, Any], redactor: Redactor) -> bytes:
     """One journal line. Masked before encoding: a secret with a quote, a backslash or a
     non-ASCII character would otherwise reach the file in its escaped form."""
-    payload = json.dumps(redactor.tree(record), separators=(",", ":"),
-                         default=lambda o: redactor(str(o))).encode("ascii")
+    def dumps(value: Any) -> str:
+        return json.dumps(value, separators=(",", ":"), default=lambda o: redactor(str(o)))
+
+    text = dumps(record)
+    if not redactor.leaves_json_alone(text):  # (usually it does: one scan, no copy)
+        text = dumps(redactor.tree(record))
+    payload = text.encode("ascii")
     return b'{"crc32":"%08x","record":%b}\n' % (zlib.crc32(payload), payload)
 
 

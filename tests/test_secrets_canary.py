@@ -16,7 +16,10 @@ from xml.etree import ElementTree
 from xml.sax import saxutils
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from runner import journal
 from runner import sandbox as box
 from runner.sandbox.config import FaultPlan, SandboxConfig
 from runner.secrets import Redactor
@@ -420,3 +423,42 @@ def test_a_message_clipped_inside_a_secret_does_not_show_its_first_part():
         assert "cnry" not in shown and "Clipped" not in shown, shown
         assert shown.startswith(clipped[:20])
     assert redact("nothing secret here...") == "nothing secret here..."
+
+
+_SECRETS = ["canary-Secret-9f8e7d6c5b4a", 'q"\\<&é 1', "ab"]
+# Strings that may hold whole secrets, pieces of them (a clipped tail), their escaped forms,
+# a URL's userinfo, a signature, or nothing of the kind.
+_TEXTS = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["canary-Secret-9f8e7d6c5b4a", "x canary-Sec", "canary-Secret-9f...",
+                     "ary-", "q&quot;\\&lt;&amp;é 1", "q%22%5C%3C%26%C3%A9+1", "ab", "about",
+                     "https://u:p@h.example/x", "0123456789abcdef0123456789abcdef01234567",
+                     "a@example.com", "Secr"]),
+    st.builds(lambda a, b: a + b, st.text(max_size=8), st.sampled_from(_SECRETS)))
+_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), _TEXTS),
+    lambda inner: st.one_of(st.lists(inner, max_size=4),
+                            st.dictionaries(_TEXTS, inner, max_size=4)),
+    max_leaves=20)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=_JSON, secrets=st.lists(st.sampled_from(_SECRETS), max_size=3))
+def test_a_record_said_to_need_no_masking_encodes_as_its_masked_copy(value, secrets):
+    """The journal writes a record's JSON as it is when leaves_json_alone says tree() would
+    change nothing in it: then the two encodings must be the same bytes."""
+    redact = Redactor(secrets)
+    text = json.dumps(value, separators=(",", ":"))
+    if redact.leaves_json_alone(text):
+        assert json.dumps(redact.tree(value), separators=(",", ":")) == text
+
+
+def test_a_journal_record_with_a_secret_or_a_piece_of_one_is_masked_in_the_file(tmp_path):
+    redact = Redactor(["canary-Secret-9f8e7d6c5b4a"])
+    for record in ({"outputs": {"msg": "bad key canary-Secret-9f8e7d6c5b4a"}},
+                   {"outputs": {"msg": "clipped canary-Secre..."}},
+                   {"outputs": {"url": "https://u:pw@h.example/"}}):
+        line = journal.encode(record, redact)
+        assert b"canary-Secre" not in line and b"u:pw" not in line, line
+    plain = {"outputs": {"leads": [{"id": i, "email": f"l{i}@example.com"} for i in range(3)]}}
+    assert json.loads(journal.encode(plain, redact))["record"] == plain
