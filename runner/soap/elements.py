@@ -18,14 +18,19 @@ def local(tag: str) -> str:
 def child(elem: Element | None, name: str) -> Element | None:
     if elem is None:
         return None
+    qualified = "}" + name  # `{ns}name` (a local name holds no `}`), or `name` unqualified
     for c in elem:
-        if local(c.tag) == name:
+        tag = c.tag
+        if tag == name or tag.endswith(qualified):
             return c
     return None
 
 
 def children(elem: Element | None, name: str) -> list[Element]:
-    return [] if elem is None else [c for c in elem if local(c.tag) == name]
+    if elem is None:
+        return []
+    qualified = "}" + name  # (as in child: no string built per element)
+    return [c for c in elem if c.tag == name or c.tag.endswith(qualified)]
 
 
 def is_nil(elem: Element | None) -> bool:
