@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -174,8 +174,12 @@ def _send(options: RunOptions, plan: Plan, target: AnyTarget, redactor: Redactor
             end = {"type": "end", "status": result.status, "reason": stop.reason,
                    "finished_at": result.finished_at,
                    "interrupted_steps": {s.id: s.note for s in result.steps if s.note}}
-            with suppress(StorageError):  # already failed: stop.error has it
+            try:
                 run_journal.write(end, durable=True)
+            except StorageError as exc:
+                # A sync that failed after the last call settled (outcomes are synced in the
+                # background) reached no sending thread: the run is not a success.
+                stop.halt("storage", exc)
         finally:
             run_journal.close()
     finally:

@@ -491,6 +491,26 @@ def test_a_failing_fsync_stops_the_run_before_the_next_campaign_call(run_cli, tm
         assert _judge(run_cli, info.db_path, emails, _report(tmp_path / "results.json")) == set()
 
 
+
+def test_a_journal_whose_last_sync_fails_is_no_success(run_cli, tmp_path, monkeypatch):
+    """Every call was sent and answered, but the sync of the journal's end (the outcomes
+    are synced in the background, so theirs may be the same one) failed: what is on disk
+    cannot be trusted, and exit 0 would say it can."""
+    with box.running(tmp_path / "box.db", strict=True) as info, monkeypatch.context() as m:
+        real = os.fdatasync
+
+        def fdatasync(fd: int) -> None:
+            size = os.fstat(fd).st_size
+            if b'"type":"end"' in os.pread(fd, size, 0):
+                raise OSError(errno.EIO, os.strerror(errno.EIO))
+            real(fd)
+
+        m.setattr(os, "fdatasync", fdatasync)
+        res = run_cli(str(WELCOME), env=target_env(info))
+    assert res.code == 1, res.err
+    assert "Traceback" not in res.err
+    assert f"{_run_dir(tmp_path) / 'journal.jsonl'}" in res.err and "Input/output error" in res.err
+
 def _full(monkeypatch: pytest.MonkeyPatch, full: Callable[[Path], bool]) -> None:
     """Renaming a report into place fails with ENOSPC where `full` says the disk is full."""
     real = os.replace
