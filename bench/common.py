@@ -6,17 +6,86 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def attrs(n: int) -> dict[str, str]:
     names = ["FirstName", "LastName", "Company", "Title", "Phone", "City", "Country",
              "LeadSource", "Website", "Industry"]
     return {name: f"value-{i}" for i, name in enumerate(names[:n])}
+
+
+def spread(work: Callable[[T], object], items: Sequence[T], workers: int) -> float:
+    """Seconds to run `work` over `items`: in order on this thread (1 worker), else on
+    `workers` threads."""
+    started = time.perf_counter()
+    if workers == 1:
+        for item in items:
+            work(item)
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(work, items))
+    return time.perf_counter() - started
+
+
+# The per-call benchmarks' playbook: one syncLead per CSV row, with `ATTRS` attributes; HEAD
+# is the target (or nothing: the sandbox's).
+SYNC_PLAYBOOK = """\
+version: 1
+HEAD
+steps:
+  - id: sync
+    loop: {file: leads.csv}
+    syncLead:
+      leadRecord:
+        Email: ${item.Email}
+        leadAttributeList:
+ATTRS
+      returnLead: false
+"""
+
+
+def time_runner(work: Path, name: str, head: str, prefix: str, calls: int, workers: int,
+                options: dict[str, Any], env: dict[str, str],
+                target_of: Callable[[Any], Any]) -> dict[str, float]:
+    """mktows-run's own pipeline on SYNC_PLAYBOOK over `calls` rows (emails `prefix`N):
+    prepare (the dry pass, every body checked) and execute (the live pass: build, check,
+    sign, pace, post, read, journal), each timed. `options` are RunOptions' beyond the
+    playbook; `target_of(plan)` is where to send."""
+    from runner import journal
+    from runner.executor import execute
+    from runner.options import RunOptions, Sending
+    from runner.prepare import Inputs, prepare
+    from runner.ratelimit import Rate
+    from runner.resources import wsdl_path
+    from runner.transport import HttpTransport
+
+    values = attrs(10)
+    lines = "\n".join(f"          {k}: ${{item.{k}}}" for k in values)
+    (work / name).write_text(SYNC_PLAYBOOK.replace("HEAD", head).replace("ATTRS", lines))
+    rows = "".join(f"{prefix}{i}@example.com," + ",".join(values.values()) + "\n"
+                   for i in range(calls))
+    (work / "leads.csv").write_text("Email," + ",".join(values) + "\n" + rows)
+    t0 = time.perf_counter()
+    plan = prepare(RunOptions(playbook=work / name, wsdl=str(wsdl_path()), **options),
+                   Inputs(env, env))
+    t1 = time.perf_counter()
+    j = journal.Journal(work / f"journal-{prefix}.jsonl", plan.redactor)
+    result = execute(plan, target_of(plan), HttpTransport(),
+                     Sending(concurrency=workers, rate=Rate(0, 0)), redactor=plan.redactor,
+                     run_journal=j)
+    t2 = time.perf_counter()
+    j.close()
+    assert result.ok, [c.fault_message for s in result.steps for c in s.calls if c.status != "ok"][:3]
+    return {"prepare_s": t1 - t0, "execute_s": t2 - t1}
 
 
 class Sandbox:

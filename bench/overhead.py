@@ -7,15 +7,13 @@ from __future__ import annotations
 import statistics
 import tempfile
 import textwrap
-import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from bench.common import Sandbox, attrs
+from bench.common import Sandbox, attrs, spread, time_runner
 
 ATTRS = attrs(10)
 
@@ -45,14 +43,7 @@ def raw_floor(info: dict[str, str], calls: int, workers: int) -> float:
         r = session.post(info["endpoint"], data=body, headers=headers, timeout=30)
         assert r.status_code == 200, r.text[:300]
 
-    started = time.perf_counter()
-    if workers == 1:
-        for b in bodies:
-            post(b)
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(post, bodies))
-    return time.perf_counter() - started
+    return spread(post, bodies, workers)
 
 
 def zeep_client(info: dict[str, str], calls: int, workers: int) -> float:
@@ -74,70 +65,22 @@ def zeep_client(info: dict[str, str], calls: int, workers: int) -> float:
             _soapheaders=[header(mktowsUserId=info["user_id"], requestSignature=sig,
                                  requestTimestamp=stamp)])
 
-    started = time.perf_counter()
-    if workers == 1:
-        for i in range(calls):
-            call(i)
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(call, range(calls)))
-    return time.perf_counter() - started
+    return spread(call, range(calls), workers)
 
 
-PLAYBOOK = """\
-version: 1
+SOAP_TARGET = """\
 target:
   endpoint: ${env.MKTOWS_ENDPOINT}
   userId: ${env.MKTOWS_USER_ID}
-  encryptionKey: ${secret.MKTOWS_ENCRYPTION_KEY}
-steps:
-  - id: sync
-    loop: {file: leads.csv}
-    syncLead:
-      leadRecord:
-        Email: ${item.Email}
-        leadAttributeList:
-ATTRS
-      returnLead: false
-"""
+  encryptionKey: ${secret.MKTOWS_ENCRYPTION_KEY}"""
 
 
 def runner(info: dict[str, str], calls: int, workers: int, work: Path) -> dict[str, float]:
-    """mktows-run's own pipeline: prepare (dry pass, every envelope XSD-checked), then
-    execute (live pass: build, check, sign, pace, post, parse, journal)."""
-    from runner import journal
-    from runner.executor import execute
-    from runner.options import RunOptions, Sending
-    from runner.prepare import Inputs, prepare
-    from runner.ratelimit import Rate
-    from runner.transport import HttpTransport
-
-    lines = "\n".join(f"          {k}: ${{item.{k}}}" for k in ATTRS)
-    (work / "perf.yml").write_text(PLAYBOOK.replace("ATTRS", lines))
-    header = "Email," + ",".join(ATTRS)
-    rows = "".join(f"mkr{workers}-{i}@example.com," + ",".join(ATTRS.values()) + "\n"
-                   for i in range(calls))
-    (work / "leads.csv").write_text(header + "\n" + rows)
+    """mktows-run's own pipeline over SOAP (bench.common.time_runner)."""
     env = {"MKTOWS_ENDPOINT": info["endpoint"], "MKTOWS_USER_ID": info["user_id"],
            "MKTOWS_ENCRYPTION_KEY": info["encryption_key"]}
-    t0 = time.perf_counter()
-    plan = prepare(RunOptions(playbook=work / "perf.yml", wsdl=_wsdl()), Inputs(env, env))
-    t1 = time.perf_counter()
-    assert plan.target is not None
-    j = journal.Journal(work / f"journal-{workers}.jsonl", plan.redactor)
-    result = execute(plan, plan.target, HttpTransport(),
-                     Sending(concurrency=workers, rate=Rate(0, 0)), redactor=plan.redactor,
-                     run_journal=j)
-    t2 = time.perf_counter()
-    j.close()
-    assert result.ok, [c.fault_message for s in result.steps for c in s.calls if c.status != "ok"][:3]
-    return {"prepare_s": t1 - t0, "execute_s": t2 - t1}
-
-
-def _wsdl() -> str:
-    from runner.resources import wsdl_path
-
-    return str(wsdl_path())
+    return time_runner(work, "perf.yml", SOAP_TARGET, f"mkr{workers}-", calls, workers, {},
+                       env, lambda plan: plan.target)
 
 
 def measure(calls: int, repeats: int) -> dict[str, Any]:

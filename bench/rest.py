@@ -17,16 +17,13 @@ import json
 import re
 import statistics
 import tempfile
-import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from bench.common import Sandbox, attrs, run_bulk
-from bench.overhead import _wsdl
+from bench.common import Sandbox, attrs, run_bulk, spread, time_runner
 
 ATTRS = attrs(10)
 REST_NAMES = {"FirstName": "firstName", "LastName": "lastName", "Company": "company",
@@ -75,62 +72,19 @@ def raw_floor(info: dict[str, str], calls: int, workers: int) -> float:
         r = session.post(url, data=data, headers=headers, timeout=30)
         assert r.status_code == 200 and b'"success":true' in r.content, r.text[:300]
 
-    started = time.perf_counter()
-    if workers == 1:
-        for b in bodies:
-            post(b)
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(post, bodies))
-    return time.perf_counter() - started
-
-
-PLAYBOOK = """\
-version: 1
-steps:
-  - id: sync
-    loop: {file: leads.csv}
-    syncLead:
-      leadRecord:
-        Email: ${item.Email}
-        leadAttributeList:
-ATTRS
-      returnLead: false
-"""
+    return spread(post, bodies, workers)
 
 
 def runner(info: dict[str, str], calls: int, workers: int, work: Path) -> dict[str, float]:
-    """mktows-run's REST pipeline: prepare (dry pass: every body checked), then execute (live
-    pass: token, Describe once, field names, body schema check, pace, post, read, journal)."""
-    from runner import journal
-    from runner.executor import execute
-    from runner.options import RunOptions, Sending
-    from runner.prepare import Inputs, prepare
-    from runner.ratelimit import Rate
+    """mktows-run's REST pipeline (bench.common.time_runner; the live pass adds the token,
+    Describe once, field names and the body check)."""
     from runner.rest.api import RestTarget
     from runner.secrets import Secret
-    from runner.transport import HttpTransport
 
-    lines = "\n".join(f"          {k}: ${{item.{k}}}" for k in ATTRS)
-    (work / "rest.yml").write_text(PLAYBOOK.replace("ATTRS", lines))
-    header = "Email," + ",".join(ATTRS)
-    rows = "".join(f"mkrrest{workers}-{i}@example.com," + ",".join(ATTRS.values()) + "\n"
-                   for i in range(calls))
-    (work / "leads.csv").write_text(header + "\n" + rows)
-    t0 = time.perf_counter()
-    plan = prepare(RunOptions(playbook=work / "rest.yml", wsdl=_wsdl(), sandbox=True,
-                              api="rest"), Inputs({}, {}))
-    t1 = time.perf_counter()
     target = RestTarget(info["rest_endpoint"], info["identity"], info["client_id"],
                         Secret(info["client_secret"]))
-    j = journal.Journal(work / f"journal-rest-{workers}.jsonl", plan.redactor)
-    result = execute(plan, target, HttpTransport(),
-                     Sending(concurrency=workers, rate=Rate(0, 0)), redactor=plan.redactor,
-                     run_journal=j)
-    t2 = time.perf_counter()
-    j.close()
-    assert result.ok, [c.fault_message for s in result.steps for c in s.calls if c.status != "ok"][:3]
-    return {"prepare_s": t1 - t0, "execute_s": t2 - t1}
+    return time_runner(work, "rest.yml", "", f"mkrrest{workers}-", calls, workers,
+                       {"sandbox": True, "api": "rest"}, {}, lambda _plan: target)
 
 
 def measure(calls: int, repeats: int) -> dict[str, Any]:
