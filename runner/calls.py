@@ -212,18 +212,6 @@ class CallGenerator:
             return True  # the same problem, whichever the item
         return not any(scope.varies(ref) for ref in condition.refs())
 
-    @staticmethod
-    def _rest_varies(template: dict[str, Any], scope: Scope) -> bool:
-        """Whether any reference in `template` may read otherwise for another loop item."""
-        for _, text in variables.iter_strings(template):
-            try:
-                parts = variables.parse(text)
-            except variables.VariableSyntaxError:
-                return True  # reported when resolved; asked per item to be safe
-            if any(isinstance(p, variables.Ref) and scope.varies(p) for p in parts):
-                return True
-        return False
-
     def _is_broken(self, step: Step) -> bool:
         return step.path in self.broken.steps
 
@@ -393,7 +381,8 @@ class CallGenerator:
         # variable defined through one), the rest is resolved once: per item, only its
         # entries are (a 100,000-row loop pays for the entries alone).
         rest_template = {k: v for k, v in step.params.items() if k != list_field}
-        per_item = looped and not self._rest_varies(rest_template, scope)
+        per_item = looped and not any(
+            scope.varies(ref) for ref in variables.refs_in(rest_template))
         only_list = self._template(step, "list", {list_field: step.params.get(list_field)})
         broken = self._is_broken(step)
         # Whether the rest, or an entry in the batch being filled, may hold a run-time value

@@ -157,6 +157,17 @@ def has_refs(value: Any) -> bool:
 CYCLE_HINT = "give one of them a value of its own"
 
 
+def refs_in(value: Any) -> Iterator[Ref]:
+    """Every reference in the strings of a nested value (a string whose syntax is wrong has
+    none here: it is reported where it is resolved)."""
+    for _, text in iter_strings(value):
+        try:
+            parts = _parsed(text)
+        except VariableSyntaxError:
+            continue
+        yield from (p for p in parts if isinstance(p, Ref))
+
+
 def cycle_message(cycle: tuple[str, ...]) -> str:
     return f"the variables {' → '.join('vars.' + n for n in cycle)} refer to each other in a cycle"
 
@@ -166,17 +177,10 @@ def var_cycles(values: Mapping[str, Any]) -> list[tuple[str, ...]]:
 
     Iterative: a playbook's variables are bounded only by its size.
     """
-    edges: dict[str, list[str]] = {}
-    for name, value in values.items():
-        refs: list[str] = []
-        for _, text in iter_strings(value):
-            try:
-                parts = parse(text)
-            except VariableSyntaxError:
-                continue  # reported where the variable is used
-            refs += [str(p.path[0]) for p in parts if isinstance(p, Ref) and
-                     p.namespace == "vars" and p.path and str(p.path[0]) in values]
-        edges[name] = refs
+    edges: dict[str, list[str]] = {
+        name: [str(r.path[0]) for r in refs_in(value)
+               if r.namespace == "vars" and r.path and str(r.path[0]) in values]
+        for name, value in values.items()}
     found: list[tuple[str, ...]] = []
     done: set[str] = set()
     for start in edges:
