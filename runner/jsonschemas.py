@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from runner import verdicts
+from runner import schema_compiled, verdicts
 
 
 @cache
@@ -109,8 +109,23 @@ def _store(directory: Path | None) -> verdicts.Verdicts:
     return verdicts.Verdicts(path, key, ("valid",))
 
 
+@cache
+def compiled(path: Path) -> schema_compiled.Check | None:
+    """The schema file's compiled check (runner.schema_compiled), or None."""
+    return schema_compiled.compile_schema(load(path))
+
+
+def passes(path: Path, instance: Any) -> bool:
+    """True when the compiled check finds `instance` valid (then jsonschema would too)."""
+    check = compiled(path)
+    return check is not None and schema_compiled.passes(check, instance)
+
+
 def messages(path: Path, instance: Any, limit: int = 10, *, inline: bool = False) -> list[str]:
-    """`<json path>: <message>` for the first `limit` errors."""
+    """`<json path>: <message>` for the first `limit` errors; none, without asking
+    jsonschema, for what the schema's compiled check passes."""
+    if passes(path, instance):
+        return []
     out = []
     for error in iter_errors(path, instance, inline=inline):
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)

@@ -26,7 +26,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "runner.secrets": BASE,
     # remembered verdicts of the two schema libraries (the user's cache directory)
     "runner.verdicts": ("runner",),
-    "runner.jsonschemas": (*BASE, "runner.verdicts"),
+    "runner.schema_compiled": (),  # JSON Schemas as plain checks (no jsonschema)
+    "runner.jsonschemas": (*BASE, "runner.verdicts", "runner.schema_compiled"),
     "runner.retry": BASE,
     "runner.runlock": BASE,
     "runner.target": (*BASE, "runner.secrets", "runner.rest.api"),

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from runner import jsonschemas, schema_compiled
 from runner.errors import RestError
 from runner.rest import bodies
 from tests.test_rest_client import Recording, count, rest_box, session
@@ -169,30 +170,25 @@ def test_the_compiled_check_agrees_with_jsonschema(data):
     valid = data.draw(st.sampled_from(_VALID[name]))
     body = data.draw(_near[name] | _json | st.builds(lambda: _mutated(data, valid))
                      | st.builds(lambda: _mutated(data, _mutated(data, valid))))
-    check = bodies._compiled(name)
+    check = jsonschemas.compiled(bodies.path(name))
     assert check is not None  # every schema here is compiled: a new keyword needs it taught
     try:
         verdict = check(body)
-    except bodies._Unsure:
+    except schema_compiled.Unsure:
         return
     schema = json.loads(bodies.path(name).read_text(encoding="utf-8"))
     assert verdict == jsonschema.Draft202012Validator(schema).is_valid(body), body
 
 
 @pytest.mark.parametrize("schema", [
-    {"$schema": bodies.DRAFT, "format": "date-time"},
-    {"$schema": bodies.DRAFT, "anyOf": [{"type": "string"}]},
-    {"$schema": bodies.DRAFT, "properties": {"a": {"$ref": "#/$defs/a"}},
+    {"$schema": schema_compiled.DRAFT, "format": "date-time"},
+    {"$schema": schema_compiled.DRAFT, "anyOf": [{"type": "string"}]},
+    {"$schema": schema_compiled.DRAFT, "properties": {"a": {"$ref": "#/$defs/a"}},
      "$defs": {"a": {"properties": {"b": {"$ref": "#/$defs/a"}}}}},
     {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object"},
 ])
 def test_a_schema_with_a_keyword_the_compiler_does_not_know_is_left_to_jsonschema(
         schema, monkeypatch, tmp_path):
     (tmp_path / "x.json").write_text(json.dumps(schema))
-    monkeypatch.setattr(bodies, "path", lambda name: tmp_path / "x.json")
-    bodies._compiled.cache_clear()
-    try:
-        assert bodies._compiled("x") is None
-        assert bodies._passes("x", {}) is False  # jsonschema decides
-    finally:
-        bodies._compiled.cache_clear()
+    assert jsonschemas.compiled(tmp_path / "x.json") is None
+    assert jsonschemas.passes(tmp_path / "x.json", {}) is False  # jsonschema decides
