@@ -82,7 +82,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "runner.entry": ("runner", "runner.cli"),
     # the local Marketo: a separate server that shares only the WSDL and the signature
     "runner.sandbox": (*BASE, "runner.sandbox", "runner.soap.namespaces", "runner.soap.auth",
-                       "runner.soap.xsd"),
+                       "runner.soap.xsd", "runner.soap.safexml"),
 }
 OWNERS = {
     "yaml": ("runner.playbook.source", "runner.sandbox.fixture"),
@@ -92,7 +92,8 @@ OWNERS = {
     "urllib3": ("runner.transport",),
     "certifi": ("runner.transport",),
     "click": ("runner.cli", "runner.console", "runner.about"),
-    "defusedxml": ("runner.soap.response", "runner.sandbox.service", "runner.sandbox.describe"),
+    "defusedxml": ("runner.soap.safexml", "runner.soap.response", "runner.sandbox.service",
+                   "runner.sandbox.describe"),
     "sqlite3": ("runner.sandbox.db", "runner.sandbox", "runner.sandbox.store",
                 "runner.sandbox.views"),
 }

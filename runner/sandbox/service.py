@@ -14,7 +14,6 @@ included, in the same transaction as the operation's writes: one commit per requ
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 import traceback
@@ -22,9 +21,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
-from xml.etree.ElementTree import Element, ParseError, XMLParser
+from xml.etree.ElementTree import Element, ParseError
 
-import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from runner.sandbox import lenient, replies
@@ -39,15 +37,11 @@ from runner.sandbox.ops import HANDLERS, Call
 from runner.sandbox.params import local_name, text
 from runner.sandbox.store import RequestLog, Store, utc_now
 from runner.sandbox.versions import LATEST, MARKETO_OPERATIONS, ApiVersion
+from runner.soap import safexml
 from runner.soap.namespaces import MKTOWS, SOAP_ENV
 from runner.soap.xsd import Binding, Child, ServiceSchema
 
 _AUTH = f"{{{MKTOWS}}}AuthenticationHeader"
-# An XML declaration's encoding; those below keep ASCII bytes as they are, so a DOCTYPE in
-# the body would be seen by a byte search (expat's own encodings, and their aliases).
-_ENCODING = re.compile(rb"(?:\xef\xbb\xbf)?<\?xml[^>]*?\sencoding\s*=\s*[\"']([^\"']*)[\"']")
-_ASCII_ENCODINGS = {b"utf-8", b"utf8", b"us-ascii", b"ascii", b"iso-8859-1", b"latin-1",
-                    b"latin1"}
 _CONTEXT = f"{{{MKTOWS}}}MktowsContextHeader"
 
 
@@ -257,7 +251,7 @@ def _iso(when: datetime) -> str:
 def _parse(body: bytes) -> tuple[Element | None, Element, list[Element]]:
     """The SOAP Header (if any), the Body's first element, and any other Body elements."""
     try:
-        root = _xml(body)
+        root = safexml.parse(body, forbid_dtd=False)
     except (ParseError, DefusedXmlException) as exc:
         raise Fault(20012, f"Request not understood: not well-formed XML ({exc})") from None
     if root.tag != f"{{{SOAP_ENV}}}Envelope":
@@ -267,33 +261,6 @@ def _parse(body: bytes) -> tuple[Element | None, Element, list[Element]]:
     if not content:
         raise Fault(20012, "Request not understood: the SOAP Body is missing or empty")
     return root.find(f"{{{SOAP_ENV}}}Header"), content[0], content[1:]
-
-
-def _xml(body: bytes) -> Element:
-    """`defusedxml.ElementTree.fromstring(body)`: its tree, or its exception."""
-    root = _fast_parse(body) if _without_dtd(body) else None
-    return SafeET.fromstring(body) if root is None else root
-
-
-def _without_dtd(body: bytes) -> bool:
-    """True when `body` surely has no DTD, so expat alone parses it as defusedxml would:
-    no `<!DOCTYPE` in its bytes, and bytes where that would show (no NUL: not UTF-16 or
-    -32; no declared encoding that is not ASCII-compatible)."""
-    if b"<!DOCTYPE" in body or b"\0" in body:
-        return False
-    declared = _ENCODING.match(body)
-    return declared is None or declared[1].lower() in _ASCII_ENCODINGS
-
-
-def _fast_parse(body: bytes) -> Element | None:
-    """The C parser's tree (defusedxml's is pure Python, 3x slower on a 300-lead body);
-    None when it fails, so that defusedxml reports the error in its own words."""
-    parser = XMLParser()
-    try:
-        parser.feed(body)
-        return parser.close()
-    except ParseError:
-        return None
 
 
 def _header(header: Element | None, tag: str) -> Element | None:
