@@ -3,8 +3,9 @@
 A reply must say it is XML (Content-Type text/xml, or application/soap+xml) before it is
 parsed. Parsing refuses DTDs (hence entity declarations and external references), so a
 hostile reply can neither expand entities nor reach files or URLs (runner.soap.safexml: the C
-parser where no DTD can stand, defusedxml elsewhere). Parsing works within an element budget, so a flood of tiny elements cannot turn the (transport-capped) body into
-hundreds of MB of tree. An HTTP 5xx without a SOAP Fault is a TransportError (sent=True,
+parser where no DTD can stand, defusedxml elsewhere). Parsing works within an element budget,
+so a flood of tiny elements cannot turn the (transport-capped) body into hundreds of MB of
+tree. An HTTP 5xx without a SOAP Fault is a TransportError (sent=True,
 http_status set): the server failed, and a retry policy may back off and try again; a 5xx
 carrying a Fault is Marketo's SoapFaultError as always. Prefixes are ignored: Marketo writes
 SOAP-ENV/ns1, other stacks write tns. Server-supplied text in messages is clipped.
