@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import errno
+import functools
 import http.client
 import io
 import re
@@ -47,6 +48,7 @@ import weakref
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import unquote, urlsplit
 
 import certifi
@@ -76,8 +78,10 @@ _DEFAULT_HEADERS = {"User-Agent": f"mktows-run/{__version__}", "Accept": "*/*",
 _METHODS_WITHOUT_BODY = frozenset({"GET", "HEAD"})
 # What requests refused to send (InvalidHeader): a name with a colon or white space, a value
 # with a line break or leading white space. http.client would refuse some of them too, later.
-_HEADER_NAME = re.compile(r"^[^:\s][^:\r\n]*$")
-_HEADER_VALUE = re.compile(r"^\S[^\r\n]*$|^$")
+# (fullmatch: `$` would let a trailing line break through, which http.client then refuses
+# with a ValueError that repeats the value, a token included.)
+_HEADER_NAME = re.compile(r"[^:\s][^:\r\n]*")
+_HEADER_VALUE = re.compile(r"\S[^\r\n]*|")
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,9 @@ class HttpTransport:
             if route.authorization is not None:  # an endpoint's user:password@, as requests
                 sent["Authorization"] = route.authorization
             for name, value in sent.items():
-                if not (_HEADER_NAME.match(name) and _HEADER_VALUE.match(value)):
+                # (http.client writes both as Latin-1: a UnicodeEncodeError otherwise)
+                if not (_HEADER_NAME.fullmatch(name) and _HEADER_VALUE.fullmatch(value)
+                        and _latin1(name) and _latin1(value)):
                     # (requests' InvalidHeader, classified as it was)
                     raise TransportError("HTTP error (InvalidHeader)", sent=True)
             pool = route.pool
@@ -277,6 +283,14 @@ def _close_all(connections: list[http.client.HTTPConnection]) -> None:
         conn.close()
 
 
+def _latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _readable(sock: socket.socket) -> bool:
     """Whether an idle connection has something to read: the server's EOF (it closed the
     connection) or bytes nobody asked for. Either way it must not carry a request."""
@@ -292,9 +306,11 @@ def _exchange(conn: http.client.HTTPConnection, method: str, target: str, body: 
               deadline: float) -> tuple[HttpReply, bool]:
     """Write the request, read the reply: the reply, and whether the connection may carry
     another request."""
+    written = True
     try:
         conn.request(method, target, body=body, headers=headers)
     except OSError as exc:
+        written = False  # (a request cut short: the connection carries no other)
         # The server may have answered and closed before taking the whole request: read its
         # answer, as urllib3 did (what follows a real failure to write is read as one).
         if not isinstance(exc, BrokenPipeError) and exc.errno not in (errno.EPROTOTYPE,
@@ -302,6 +318,9 @@ def _exchange(conn: http.client.HTTPConnection, method: str, target: str, body: 
             raise
     if conn.sock is not None:
         conn.sock.settimeout(timeouts.read)
+    # (the connection is this call's alone until it is given back)
+    conn.response_class = cast("type[http.client.HTTPResponse]",
+                               functools.partial(_Response, deadline=deadline, total=timeouts.total))
     response = conn.getresponse()
     try:
         # (header values joined as urllib3 joined a repeated header)
@@ -310,8 +329,40 @@ def _exchange(conn: http.client.HTTPConnection, method: str, target: str, body: 
     except BaseException:
         response.close()
         raise
-    kept = conn.sock is not None and not response.will_close
+    kept = written and conn.sock is not None and not response.will_close
     return HttpReply(response.status, content_type, data), kept
+
+
+class _Lines(io.BufferedReader):
+    """The reply's reader, whose lines (status, headers, chunk sizes, trailers) end by the
+    deadline: http.client bounds their length and the headers' count, not their time, and
+    reads 100 Continue replies and trailer lines for as long as they come."""
+
+    deadline = 0.0
+    total = 0.0
+    status: int | None = None
+
+    def readline(self, size: int | None = -1) -> bytes:
+        size = -1 if size is None else size
+        line = b""
+        while True:
+            if time.monotonic() > self.deadline:
+                raise TransportError(f"the reply did not finish within {self.total:g}s",
+                                     sent=True, http_status=self.status)
+            limit = -1 if size < 0 else size - len(line)
+            buffered = self.peek(1)  # (one socket read at most, within the read timeout)
+            if not buffered or b"\n" in buffered or 0 <= limit <= len(buffered):
+                return line + super().readline(limit)  # (all there: no waiting)
+            line += self.read(len(buffered))
+
+
+class _Response(http.client.HTTPResponse):
+    def __init__(self, sock: socket.socket, debuglevel: int = 0, method: str | None = None,
+                 url: str | None = None, *, deadline: float, total: float) -> None:
+        super().__init__(sock, debuglevel, method, url)
+        lines = _Lines(self.fp.detach())  # (nothing read yet: nothing buffered is lost)
+        lines.deadline, lines.total = deadline, total
+        self.fp = lines
 
 
 def _not_connected(exc: OSError, timeouts: Timeouts) -> TransportError:
@@ -356,6 +407,8 @@ def _read_body(response: http.client.HTTPResponse, deadline: float, total: float
         # Two lengths for one body: which one frames it? (urllib3 refused it: InvalidHeader.)
         raise TransportError("HTTP error (InvalidHeader)", sent=True)
     length = _content_length(stated)
+    if isinstance(response.fp, _Lines):
+        response.fp.status = status
     if length is not None and length > MAX_REPLY_BYTES:
         raise _refused(f"the reply is larger than {_MIB} MiB (Content-Length {length})", status)
     decoder = _Decoder(", ".join(response.headers.get_all("Content-Encoding") or ()), status)

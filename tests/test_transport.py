@@ -373,13 +373,17 @@ def test_a_connection_that_cannot_be_opened_was_not_sent(
 
 
 @pytest.mark.parametrize("headers", [{"X-Token": "a\r\nInjected: 1"}, {"Bad:Name": "x"},
-                                     {"X-Lead": " leading space"}])
+                                     {"X-Lead": " leading space"},
+                                     # (a token read with its line break; a name with one)
+                                     {"Authorization": "Bearer SECRET-TOKEN\n"}, {"X-Name\n": "x"},
+                                     {"Authorization": "Bearer SECRET\u2019TOKEN"}])
 def test_a_header_requests_refused_is_refused_before_sending(
         serve: Serve, transport: HttpTransport, headers: dict[str, str]) -> None:
     server = serve(reply_with())
-    with pytest.raises(TransportError, match=r"^HTTP error \(InvalidHeader\)$"):
+    with pytest.raises(TransportError, match=r"^HTTP error \(InvalidHeader\)$") as info:
         transport.request("GET", server.url, headers=headers)
     assert server.requests == [] and server.accepts == 0
+    assert "SECRET" not in repr(info.value.__context__)  # (nothing raised with the value)
 
 
 @pytest.mark.parametrize("headers", [[("Content-Length", str(len(SOAP_OK)))],
@@ -463,6 +467,57 @@ def test_a_reply_cut_short_is_a_sent_transport_error(serve: Serve, transport: Ht
         transport.post(server.url, "getLead", "<a/>")
     assert info.value.sent is True
     assert "SECRET" not in str(info.value) and "127.0.0.1" not in str(info.value)
+
+
+def test_a_connection_whose_write_failed_is_not_kept(serve: Serve, transport: HttpTransport,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write reported broken is read for the server's answer, but the connection, whatever
+    that answer says, carries no other request: what the server made of the rest is unknown."""
+    import http.client
+
+    real_request = http.client.HTTPConnection.request
+    failed: list[bool] = []
+
+    def request_then_fail(conn: http.client.HTTPConnection, *args: Any, **kwargs: Any) -> None:
+        real_request(conn, *args, **kwargs)
+        if not failed:  # (all written, but the write said otherwise)
+            failed.append(True)
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(http.client.HTTPConnection, "request", request_then_fail)
+    server = serve(reply_with())
+    assert transport.post(server.url, "getLead", "<a/>").body == SOAP_OK
+    assert transport.post(server.url, "getLead", "<b/>").body == SOAP_OK
+    assert (len(server.requests), server.accepts) == (2, 2)
+
+
+def _endless_trailer(h: Handler) -> None:
+    h.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nTransfer-Encoding: chunked\r\n"
+                  b"\r\n4\r\n<a/>\r\n0\r\n")
+    while not h.server.owner.stop.wait(0.01):  # trailer lines, each well within `read`
+        h.wfile.write(b"X-Trailer: 1\r\n")
+        h.wfile.flush()
+    h.close_connection = True
+
+
+def _endless_continue(h: Handler) -> None:
+    while not h.server.owner.stop.wait(0.01):  # 100 Continue, again and again
+        h.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        h.wfile.flush()
+    h.close_connection = True
+
+
+@pytest.mark.parametrize("reply", [_endless_trailer, _endless_continue])
+def test_lines_that_never_end_the_reply_stop_at_the_total_timeout(serve: Serve,
+                                                                  reply: Reply) -> None:
+    server = serve(reply)
+    t = HttpTransport(Timeouts(connect=2, read=2, total=0.5))
+    started = time.monotonic()
+    with pytest.raises(TransportError, match=r"^the reply did not finish within 0.5s$") as info:
+        t.post(server.url, "getLead", "<a/>")
+    t.close()
+    assert info.value.sent is True and time.monotonic() - started < 3
+    assert info.value.http_status == (200 if reply is _endless_trailer else None)
 
 
 # -- the reply: size cap and Content-Encoding ------------------------------------------------
